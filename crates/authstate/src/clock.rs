@@ -1,0 +1,83 @@
+//! Time, injected. Every TTL and expiry in authstate reads a [`Clock`], so tests
+//! drive time with [`ManualClock`] instead of sleeping.
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use time::{Duration, OffsetDateTime};
+
+/// A source of wall-clock time. Implementations must be cheap to call: the
+/// token fast path reads the clock on every call.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current time in UTC.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock that moves only when told to. Clones share the same time.
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    now: Arc<RwLock<OffsetDateTime>>,
+}
+
+impl ManualClock {
+    /// A clock standing at `start`.
+    pub fn new(start: OffsetDateTime) -> Self {
+        Self { now: Arc::new(RwLock::new(start)) }
+    }
+
+    /// A clock standing at a fixed, arbitrary instant (2026-01-01T00:00:00Z).
+    pub fn at_epoch() -> Self {
+        Self::new(time::macros::datetime!(2026-01-01 00:00:00 UTC))
+    }
+
+    /// Moves the clock forward (or backward, for a negative duration).
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.now.write();
+        *now = now.saturating_add(by);
+    }
+
+    /// Sets the clock to `to`.
+    pub fn set(&self, to: OffsetDateTime) {
+        *self.now.write() = to;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.now.read()
+    }
+}
+
+/// A shared clock handle.
+pub type SharedClock = Arc<dyn Clock>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_told_and_clones_share_time() {
+        let clock = ManualClock::at_epoch();
+        let other = clock.clone();
+        let t0 = clock.now();
+        assert_eq!(clock.now(), t0);
+        other.advance(Duration::minutes(5));
+        assert_eq!(clock.now() - t0, Duration::minutes(5));
+    }
+
+    #[test]
+    fn system_clock_is_close_to_now() {
+        let d = SystemClock.now() - OffsetDateTime::now_utc();
+        assert!(d.abs() < Duration::seconds(5));
+    }
+}

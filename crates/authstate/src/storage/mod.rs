@@ -1,0 +1,73 @@
+//! Where sessions live between launches (DESIGN.md invariants 10 and 12).
+//!
+//! Two host-implementable stores: [`SecretStore`] (Keychain, Android Keystore,
+//! flutter_secure_storage) for tokens and pre-auth verifiers only, and
+//! [`KeyValueStore`] (UserDefaults, SharedPreferences) for everything else.
+//! Their errors tell a locked or unreachable store ([`StorageError::Unavailable`])
+//! from a missing entry and a corrupt one: a locked store is never read as empty.
+
+mod file;
+#[cfg(feature = "keyring")]
+mod keyring;
+mod memory;
+pub(crate) mod schema;
+
+pub use file::FileStore;
+#[cfg(feature = "keyring")]
+pub use keyring::KeyringSecretStore;
+pub use memory::MemoryStore;
+pub use schema::SCHEMA_VERSION;
+
+/// A storage failure, by what the caller should do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The store cannot be used right now (locked keychain, device not yet
+    /// unlocked, disk error). Nothing was changed; try again later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// No entry under that key.
+    #[error("no entry under {0:?}")]
+    NotFound(String),
+    /// The entry exists but cannot be read; it has been reported and, for
+    /// files, moved aside.
+    #[error("corrupt entry under {key:?}: {detail}")]
+    Corrupt {
+        /// The key (never a secret).
+        key: String,
+        /// What was wrong (never the value).
+        detail: String,
+    },
+}
+
+/// A store for secrets. Implementations must be safe to call from any thread.
+/// Keys are short ASCII strings such as `authstate.tokens.prod`.
+pub trait SecretStore: Send + Sync {
+    /// The value under `key`, or [`StorageError::NotFound`].
+    fn get(&self, key: &str) -> Result<String, StorageError>;
+    /// Stores `value` under `key`, replacing any previous value.
+    fn set(&self, key: &str, value: &str) -> Result<(), StorageError>;
+    /// Deletes `key`. Deleting a missing key succeeds.
+    fn delete(&self, key: &str) -> Result<(), StorageError>;
+}
+
+/// A store for non-secret values. Implementations must be safe to call from any thread.
+pub trait KeyValueStore: Send + Sync {
+    /// The value under `key`, or [`StorageError::NotFound`].
+    fn get(&self, key: &str) -> Result<String, StorageError>;
+    /// Stores `value` under `key`, replacing any previous value.
+    fn set(&self, key: &str, value: &str) -> Result<(), StorageError>;
+    /// Deletes `key`. Deleting a missing key succeeds.
+    fn delete(&self, key: &str) -> Result<(), StorageError>;
+    /// Every key that starts with `prefix`, in any order.
+    fn keys(&self, prefix: &str) -> Result<Vec<String>, StorageError>;
+}
+
+/// `Ok(None)` for a missing entry; other errors pass through.
+pub(crate) fn optional(result: Result<String, StorageError>) -> Result<Option<String>, StorageError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(StorageError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
