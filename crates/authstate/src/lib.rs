@@ -1,6 +1,35 @@
-//! authstate: client-side authentication for apps that talk to one or more servers.
+//! authstate: one client-side authentication core for apps that talk to one or
+//! more servers, shared by iOS, Android, Flutter and desktop hosts.
+//!
+//! The [`ServerManager`] holds servers; each has a [`ServerSession`] whose
+//! state ([`SessionState`]) changes only through one pure transition function
+//! ([`machine::transition`]). Sessions persist to host-provided stores
+//! ([`storage`]), refresh single-flight through a backend's [`Refresher`], and
+//! never lose tokens on a transient failure. See `DESIGN.md` for the invariants.
 
 pub mod cancel;
 pub mod clock;
+pub mod drafts;
+pub mod guard;
+pub mod machine;
+pub mod manager;
 pub mod model;
+pub mod preauth;
+pub mod refresh;
+pub mod revision;
+pub mod session;
 pub mod storage;
+
+pub use cancel::{CancelReason, CancelToken};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use drafts::DraftStore;
+pub use guard::{GuardDecision, RouteTemplates};
+pub use manager::{ManagerConfig, ManagerError, ServerManager};
+pub use model::{
+    Alias, ExpiryReason, Provider, ProviderKind, Secret, ServerId, ServerInfo, SessionState, StateKind, TokenGrant,
+    Tokens,
+};
+pub use preauth::{PreAuthState, PreAuthStore, ReturnTo};
+pub use refresh::{RefreshError, Refresher, RefresherFactory, TransientKind};
+pub use revision::{Change, SessionObserver, Subscription};
+pub use session::{ServerSession, SessionError};

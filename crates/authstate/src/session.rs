@@ -1,0 +1,292 @@
+//! The per-server driver: applies events to the pure machine, persists,
+//! publishes, bumps the connection revision, notifies, and cancels.
+//!
+//! Guarantees (DESIGN.md): 4 (refresh is single-flight and detached from its
+//! callers), 5 (results of an older generation are discarded), 6 (new tokens
+//! are persisted before the state is published), 8 (tokens within the
+//! threshold are refreshed before use), 9 (revision bumped after persisting),
+//! 11 (leaving `Active` cancels registered work). Readers ([`ServerSession::state`],
+//! the token fast path) take a read lock held only for an `Arc` clone; writers
+//! serialise on a commit lock that readers never take.
+
+mod persist;
+mod tokens;
+
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use time::Duration;
+
+use crate::cancel::{CancelReason, CancelRegistry, CancelToken, Registration};
+use crate::clock::SharedClock;
+use crate::machine::{Event, InvalidTransition, ProbeResult, Snapshot, Verdict, transition};
+use crate::model::{ExpiryReason, ProviderKind, ServerInfo, SessionState, StateKind, TokenGrant, Tokens};
+use crate::refresh::{Backoff, BackoffPolicy, RefreshError, Refresher, SingleFlight, TransientKind};
+use crate::revision::RevisionHub;
+use crate::storage::{KeyValueStore, SecretStore, StorageError};
+
+pub(crate) use persist::{restore_state, write_record};
+
+/// Default proactive refresh threshold: tokens expiring within 300 s are refreshed before use.
+pub const DEFAULT_REFRESH_THRESHOLD: Duration = Duration::seconds(300);
+
+/// Tuning shared by every session of a manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Refresh tokens that expire within this much time before using them.
+    pub refresh_threshold: Duration,
+    /// Backoff after transient refresh failures.
+    pub backoff: BackoffPolicy,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self { refresh_threshold: DEFAULT_REFRESH_THRESHOLD, backoff: BackoffPolicy::default() }
+    }
+}
+
+/// What went wrong with a session call, by what the caller should do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// There is no session: sign in.
+    #[error("not signed in")]
+    SignedOut,
+    /// The session expired: sign in again (tokens are kept until then).
+    #[error("session expired ({reason:?}): sign in again")]
+    SignInRequired {
+        /// Why it expired.
+        reason: ExpiryReason,
+    },
+    /// A transient failure: nothing changed; try again after `retry_after` if given.
+    #[error("temporarily unavailable ({kind}); try again later")]
+    TryLater {
+        /// What failed.
+        kind: TransientKind,
+        /// How long to wait, when known.
+        retry_after: Option<Duration>,
+    },
+    /// The caller's work was cancelled.
+    #[error("cancelled: {0}")]
+    Cancelled(CancelReason),
+    /// The change was applied in memory but could not be saved; it is saved
+    /// again with the next change. Retry an explicit action (logout) later.
+    #[error("session storage failed: {0}")]
+    Storage(#[from] StorageError),
+    /// The refresh endpoint answered in a way that shows a misconfiguration.
+    #[error("refresh endpoint misconfigured: {0}")]
+    Configuration(String),
+    /// The event is not valid in the current state (a caller bug).
+    #[error(transparent)]
+    InvalidTransition(#[from] InvalidTransition),
+    /// The server was removed from the manager.
+    #[error("server was removed")]
+    ServerRemoved,
+    /// An internal failure (no async runtime, a task that died). Report it.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub(crate) struct Stores {
+    pub(crate) secrets: Arc<dyn SecretStore>,
+    pub(crate) kv: Arc<dyn KeyValueStore>,
+}
+
+#[derive(Default)]
+struct RefreshMemo {
+    backoff: Backoff,
+    /// The generation whose refresh token the server rejected: never presented again.
+    rejected_generation: Option<u64>,
+}
+
+type FlightResult = Result<(), SessionError>;
+
+/// One server's session. Cheap to read from any thread; share it as `Arc`.
+pub struct ServerSession {
+    info: ServerInfo,
+    snapshot: RwLock<Arc<Snapshot>>,
+    commit: Mutex<bool>,
+    stores: Stores,
+    hub: Arc<RevisionHub>,
+    cancels: CancelRegistry,
+    refresher: Option<Arc<dyn Refresher>>,
+    flight: SingleFlight<FlightResult>,
+    memo: Mutex<RefreshMemo>,
+    clock: SharedClock,
+    config: SessionConfig,
+}
+
+impl std::fmt::Debug for ServerSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerSession")
+            .field("server", &self.info.id)
+            .field("alias", &self.info.alias)
+            .field("state", &self.state_kind())
+            .finish()
+    }
+}
+
+pub(crate) struct SessionParts {
+    pub(crate) info: ServerInfo,
+    pub(crate) initial: SessionState,
+    pub(crate) stores: Stores,
+    pub(crate) hub: Arc<RevisionHub>,
+    pub(crate) refresher: Option<Arc<dyn Refresher>>,
+    pub(crate) clock: SharedClock,
+    pub(crate) config: SessionConfig,
+}
+
+impl ServerSession {
+    pub(crate) fn new(parts: SessionParts) -> Self {
+        let snapshot = match transition(&Snapshot::initial(), Event::Restore(parts.initial)) {
+            Ok(step) => step.next,
+            Err(_) => Snapshot::initial(), // invariant: Restore from the initial snapshot is always valid
+        };
+        Self {
+            info: parts.info,
+            snapshot: RwLock::new(Arc::new(snapshot)),
+            commit: Mutex::new(false),
+            stores: parts.stores,
+            hub: parts.hub,
+            cancels: CancelRegistry::default(),
+            refresher: parts.refresher,
+            flight: SingleFlight::default(),
+            memo: Mutex::default(),
+            clock: parts.clock,
+            config: parts.config,
+        }
+    }
+
+    /// The server this session belongs to.
+    pub fn info(&self) -> &ServerInfo {
+        &self.info
+    }
+
+    /// The current state. Never blocks on I/O.
+    pub fn state(&self) -> SessionState {
+        self.snapshot().state.clone()
+    }
+
+    /// The current state's case. Never blocks on I/O.
+    pub fn state_kind(&self) -> StateKind {
+        self.snapshot().state.kind()
+    }
+
+    /// True exactly when the state is `Active` (invariant 1).
+    pub fn is_authenticated(&self) -> bool {
+        self.snapshot().state.is_authenticated()
+    }
+
+    /// The token generation (bumped on every change of tokens).
+    pub fn generation(&self) -> u64 {
+        self.snapshot().generation
+    }
+
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.snapshot.read())
+    }
+
+    /// Records a completed login: the session becomes `Active` with `grant`,
+    /// dated by the local clock. `Err(Storage)` means it is active but not saved yet.
+    pub fn sign_in(&self, provider: ProviderKind, grant: TokenGrant) -> Result<(), SessionError> {
+        let tokens = Tokens::from_grant(grant, self.clock.now());
+        self.memo.lock().backoff.reset();
+        self.apply(Event::SignedIn { provider, tokens }).map(|_| ())
+    }
+
+    /// Signs out locally: `NoSession`, tokens deleted, in-flight work cancelled.
+    /// The only call that deletes tokens. Backends revoke at the server first.
+    pub fn logout(&self) -> Result<(), SessionError> {
+        self.apply(Event::Logout).map(|_| ())
+    }
+
+    /// Marks an `Active` session `Expired` (tokens kept).
+    pub fn mark_expired(&self, reason: ExpiryReason) -> Result<(), SessionError> {
+        self.apply(Event::MarkExpired(reason)).map(|_| ())
+    }
+
+    /// Records a session probe's answer. Only an answer that says "stale" expires.
+    pub fn on_probe(&self, result: ProbeResult) -> Result<Verdict, SessionError> {
+        self.apply(Event::Probe(result))
+    }
+
+    /// Records a 403: never changes state.
+    pub fn on_forbidden(&self) -> Verdict {
+        self.apply(Event::Forbidden).unwrap_or(Verdict::PermissionDenied)
+    }
+
+    /// Registers in-flight work to be cancelled if the session leaves `Active`.
+    pub fn register(&self, token: CancelToken) -> Registration {
+        self.cancels.register(token)
+    }
+
+    /// How much registered work is in flight.
+    pub fn in_flight_work(&self) -> usize {
+        self.cancels.len()
+    }
+
+    /// Applies one event: transition, persist, publish, bump, notify, cancel.
+    pub(crate) fn apply(&self, event: Event) -> Result<Verdict, SessionError> {
+        let commit = self.commit.lock();
+        if *commit {
+            return Err(SessionError::ServerRemoved);
+        }
+        let current = self.snapshot();
+        let event_name = event.name();
+        let step = transition(&current, event).map_err(|e| {
+            tracing::warn!(server = %self.info.id, event = event_name, from = ?e.from, "event rejected by the state machine");
+            SessionError::from(e)
+        })?;
+        if step.next == *current {
+            return Ok(step.verdict);
+        }
+        let saved = persist::run_effects(&self.info, &self.stores, &step);
+        if let Err(e) = &saved {
+            tracing::error!(server = %self.info.id, event = event_name, error = %e, "session change not persisted; kept in memory");
+        }
+        let kind = step.next.state.kind();
+        let from = current.state.kind();
+        *self.snapshot.write() = Arc::new(step.next);
+        self.hub.bump(&self.info.id, kind);
+        if from != kind {
+            tracing::info!(server = %self.info.id, ?from, to = ?kind, event = event_name, "session state changed");
+        }
+        drop(commit);
+        for effect in &step.effects {
+            if let crate::machine::Effect::Cancel(reason) = effect {
+                self.cancels.cancel_all(*reason);
+            }
+        }
+        saved.map(|()| step.verdict).map_err(SessionError::from)
+    }
+
+    /// Stops accepting events: the server was removed.
+    pub(crate) fn mark_removed(&self) {
+        *self.commit.lock() = true;
+        self.cancels.cancel_all(CancelReason::SignedOut);
+    }
+
+    pub(crate) fn stores(&self) -> &Stores {
+        &self.stores
+    }
+
+    fn definitive_error(&self) -> SessionError {
+        match &self.snapshot().state {
+            SessionState::NoSession => SessionError::SignedOut,
+            SessionState::Expired { reason, .. } => SessionError::SignInRequired { reason: *reason },
+            SessionState::Active { .. } => SessionError::SignInRequired { reason: ExpiryReason::RefreshRejected },
+        }
+    }
+
+    fn transient(&self, kind: TransientKind, retry_after: Option<Duration>) -> SessionError {
+        SessionError::TryLater { kind, retry_after }
+    }
+
+    fn refresh_error(&self, error: &RefreshError) -> SessionError {
+        match error {
+            RefreshError::Transient { kind, retry_after } => self.transient(*kind, *retry_after),
+            RefreshError::Configuration { detail } => SessionError::Configuration(detail.clone()),
+            _ => self.definitive_error(),
+        }
+    }
+}
