@@ -299,7 +299,7 @@ fn hex(s: &str) -> String {
 /// The text whose [`hex`] is `h`, or `None` if `h` is not such an encoding.
 #[cfg(test)]
 fn unhex(h: &str) -> Option<String> {
-    if h.len() % 2 != 0 {
+    if !h.len().is_multiple_of(2) {
         return None;
     }
     let bytes = (0..h.len())

@@ -77,14 +77,20 @@ pub struct PreAuthStore {
 
 impl fmt::Debug for PreAuthStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PreAuthStore").field("key", &PREAUTH_KEY).finish_non_exhaustive()
+        f.debug_struct("PreAuthStore")
+            .field("key", &PREAUTH_KEY)
+            .finish_non_exhaustive()
     }
 }
 
 impl PreAuthStore {
     /// A store over `secrets`, timing entries with `clock`.
     pub fn new(secrets: Arc<dyn SecretStore>, clock: SharedClock) -> Self {
-        Self { secrets, clock, write_lock: Mutex::new(()) }
+        Self {
+            secrets,
+            clock,
+            write_lock: Mutex::new(()),
+        }
     }
 
     /// Saves a pending login, keyed by its `state`. Entries already past their
@@ -126,8 +132,9 @@ impl PreAuthStore {
         }
         let mut map = RawMap::new();
         for entry in live {
-            let raw = serde_json::to_value(&entry)
-                .map_err(|e| PreAuthError::Corrupt { detail: format!("cannot encode a pending login: {e}") })?;
+            let raw = serde_json::to_value(&entry).map_err(|e| PreAuthError::Corrupt {
+                detail: format!("cannot encode a pending login: {e}"),
+            })?;
             map.insert(entry.csrf_state().expose().to_owned(), raw);
         }
         self.write(&map)?;
@@ -142,12 +149,16 @@ impl PreAuthStore {
         let _guard = self.write_lock.lock();
         let mut map = self.load()?;
         let Some((key, raw)) = find_ct(&map, state).and_then(|key| map.remove_entry(&key)) else {
-            warn!(pending = map.len(), "sign-in callback carried an unknown or already used state");
+            warn!(
+                pending = map.len(),
+                "sign-in callback carried an unknown or already used state"
+            );
             return Err(PreAuthError::Unknown);
         };
         // Remove before judging: if this write fails nothing was consumed.
         self.write(&map)?;
-        let entry = parse_entry(&key, raw).inspect_err(|e| error!(error = %e, "consumed an unreadable pending login"))?;
+        let entry = parse_entry(&key, raw)
+            .inspect_err(|e| error!(error = %e, "consumed an unreadable pending login"))?;
         let now = self.clock.now();
         if entry.is_expired_at(now) {
             let age_secs = entry.age_at(now).whole_seconds();
@@ -162,7 +173,11 @@ impl PreAuthStore {
     pub fn pending(&self) -> Result<usize, PreAuthError> {
         let now = self.clock.now();
         let map = self.load()?;
-        Ok(map.into_iter().filter_map(|(key, raw)| parse_entry(&key, raw).ok()).filter(|e| !e.is_expired_at(now)).count())
+        Ok(map
+            .into_iter()
+            .filter_map(|(key, raw)| parse_entry(&key, raw).ok())
+            .filter(|e| !e.is_expired_at(now))
+            .count())
     }
 
     /// Forgets every pending login.
@@ -188,8 +203,9 @@ impl PreAuthStore {
             self.secrets.delete(PREAUTH_KEY)?;
             return Ok(());
         }
-        let text = serde_json::to_string(map)
-            .map_err(|e| PreAuthError::Corrupt { detail: format!("cannot encode pending logins: {e}") })?;
+        let text = serde_json::to_string(map).map_err(|e| PreAuthError::Corrupt {
+            detail: format!("cannot encode pending logins: {e}"),
+        })?;
         self.secrets.set(PREAUTH_KEY, &text)?;
         Ok(())
     }
@@ -197,7 +213,11 @@ impl PreAuthStore {
     fn move_aside(&self) -> Result<(), PreAuthError> {
         if let Some(text) = optional(self.secrets.get(PREAUTH_KEY))? {
             self.secrets.set(CORRUPT_KEY, &text)?;
-            warn!(key = PREAUTH_KEY, aside = CORRUPT_KEY, "moved unreadable pending logins aside");
+            warn!(
+                key = PREAUTH_KEY,
+                aside = CORRUPT_KEY,
+                "moved unreadable pending logins aside"
+            );
         }
         Ok(())
     }
@@ -215,17 +235,25 @@ fn find_ct(map: &RawMap, candidate: &str) -> Option<String> {
 }
 
 fn parse_entry(key: &str, raw: serde_json::Value) -> Result<PreAuthState, PreAuthError> {
-    let entry: PreAuthState =
-        serde_json::from_value(raw).map_err(|e| PreAuthError::Corrupt { detail: describe(&e) })?;
+    let entry: PreAuthState = serde_json::from_value(raw).map_err(|e| PreAuthError::Corrupt {
+        detail: describe(&e),
+    })?;
     if !entry.matches_state(key) {
-        return Err(PreAuthError::Corrupt { detail: "entry stored under another state".into() });
+        return Err(PreAuthError::Corrupt {
+            detail: "entry stored under another state".into(),
+        });
     }
     Ok(entry)
 }
 
 /// A JSON error without the input it quotes (which may hold a secret).
 fn describe(e: &serde_json::Error) -> String {
-    format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column())
+    format!(
+        "{:?} error at line {} column {}",
+        e.classify(),
+        e.line(),
+        e.column()
+    )
 }
 
 #[cfg(test)]
@@ -246,12 +274,21 @@ mod tests {
         let clock = ManualClock::at_epoch();
         let memory = MemoryStore::new();
         let store = PreAuthStore::new(Arc::new(memory.clone()), Arc::new(clock.clone()));
-        Fixture { clock, memory, store }
+        Fixture {
+            clock,
+            memory,
+            store,
+        }
     }
 
     impl Fixture {
         fn login(&self, url: &str) -> PreAuthState {
-            let s = PreAuthState::new(ServerId::parse(url).unwrap(), ProviderKind::Oidc, None, &self.clock);
+            let s = PreAuthState::new(
+                ServerId::parse(url).unwrap(),
+                ProviderKind::Oidc,
+                None,
+                &self.clock,
+            );
             self.store.save(&s).unwrap();
             s
         }
@@ -274,8 +311,14 @@ mod tests {
         let f = fixture();
         let s = f.login("https://a.example");
         f.clock.advance(PREAUTH_TTL);
-        assert_eq!(f.store.consume(s.csrf_state().expose()), Err(PreAuthError::Expired { age_secs: 1800 }));
-        assert_eq!(f.store.consume(s.csrf_state().expose()), Err(PreAuthError::Unknown));
+        assert_eq!(
+            f.store.consume(s.csrf_state().expose()),
+            Err(PreAuthError::Expired { age_secs: 1800 })
+        );
+        assert_eq!(
+            f.store.consume(s.csrf_state().expose()),
+            Err(PreAuthError::Unknown)
+        );
         assert_eq!(f.raw(), None);
     }
 
@@ -292,7 +335,10 @@ mod tests {
         let f = fixture();
         let s = f.login("https://a.example");
         f.clock.advance(-Duration::hours(1));
-        assert_eq!(f.store.consume(s.csrf_state().expose()), Err(PreAuthError::Expired { age_secs: -3600 }));
+        assert_eq!(
+            f.store.consume(s.csrf_state().expose()),
+            Err(PreAuthError::Expired { age_secs: -3600 })
+        );
     }
 
     #[test]
@@ -300,7 +346,10 @@ mod tests {
         let f = fixture();
         let s = f.login("https://a.example");
         assert!(f.store.consume(s.csrf_state().expose()).is_ok());
-        assert_eq!(f.store.consume(s.csrf_state().expose()), Err(PreAuthError::Unknown));
+        assert_eq!(
+            f.store.consume(s.csrf_state().expose()),
+            Err(PreAuthError::Unknown)
+        );
         assert_eq!(f.store.pending().unwrap(), 0);
     }
 
@@ -322,8 +371,18 @@ mod tests {
         let f = fixture();
         let s = f.login("https://a.example");
         let state = s.csrf_state().expose();
-        for wrong in ["", "nope", &state[..state.len() - 1], &format!("{state}x"), &state.to_uppercase()] {
-            assert_eq!(f.store.consume(wrong), Err(PreAuthError::Unknown), "{wrong:?}");
+        for wrong in [
+            "",
+            "nope",
+            &state[..state.len() - 1],
+            &format!("{state}x"),
+            &state.to_uppercase(),
+        ] {
+            assert_eq!(
+                f.store.consume(wrong),
+                Err(PreAuthError::Unknown),
+                "{wrong:?}"
+            );
         }
         assert_eq!(f.store.pending().unwrap(), 1);
         assert!(f.store.consume(state).is_ok());
@@ -338,7 +397,10 @@ mod tests {
         let raw = f.raw().unwrap();
         assert!(!raw.contains(old.csrf_state().expose()));
         assert!(raw.contains(fresh.csrf_state().expose()));
-        assert_eq!(f.store.consume(old.csrf_state().expose()), Err(PreAuthError::Unknown));
+        assert_eq!(
+            f.store.consume(old.csrf_state().expose()),
+            Err(PreAuthError::Unknown)
+        );
     }
 
     #[test]
@@ -350,7 +412,10 @@ mod tests {
             f.login("https://b.example");
         }
         assert_eq!(f.store.pending().unwrap(), MAX_PENDING);
-        assert_eq!(f.store.consume(first.csrf_state().expose()), Err(PreAuthError::Unknown));
+        assert_eq!(
+            f.store.consume(first.csrf_state().expose()),
+            Err(PreAuthError::Unknown)
+        );
     }
 
     #[test]
@@ -358,11 +423,20 @@ mod tests {
         let f = fixture();
         let s = f.login("https://a.example");
         f.memory.set_unavailable(true);
-        assert!(matches!(f.store.consume(s.csrf_state().expose()), Err(PreAuthError::Storage(StorageError::Unavailable(_)))));
-        assert!(matches!(f.store.consume("never-issued"), Err(PreAuthError::Storage(_))));
+        assert!(matches!(
+            f.store.consume(s.csrf_state().expose()),
+            Err(PreAuthError::Storage(StorageError::Unavailable(_)))
+        ));
+        assert!(matches!(
+            f.store.consume("never-issued"),
+            Err(PreAuthError::Storage(_))
+        ));
         assert!(matches!(f.store.pending(), Err(PreAuthError::Storage(_))));
         let other = PreAuthState::new(s.server().clone(), ProviderKind::Oidc, None, &f.clock);
-        assert!(matches!(f.store.save(&other), Err(PreAuthError::Storage(_))));
+        assert!(matches!(
+            f.store.save(&other),
+            Err(PreAuthError::Storage(_))
+        ));
         f.memory.set_unavailable(false);
         // Nothing was consumed while the store was locked.
         assert_eq!(f.store.consume(s.csrf_state().expose()).unwrap(), s);
@@ -373,10 +447,19 @@ mod tests {
         let f = fixture();
         SecretStore::set(&f.memory, PREAUTH_KEY, "{not json SECRET-ish").unwrap();
         let err = f.store.consume("anything").unwrap_err();
-        assert!(matches!(&err, PreAuthError::Corrupt { detail } if !detail.contains("SECRET")), "{err:?}");
-        assert!(matches!(f.store.pending(), Err(PreAuthError::Corrupt { .. })));
+        assert!(
+            matches!(&err, PreAuthError::Corrupt { detail } if !detail.contains("SECRET")),
+            "{err:?}"
+        );
+        assert!(matches!(
+            f.store.pending(),
+            Err(PreAuthError::Corrupt { .. })
+        ));
         let s = f.login("https://a.example");
-        assert_eq!(SecretStore::get(&f.memory, CORRUPT_KEY).unwrap(), "{not json SECRET-ish");
+        assert_eq!(
+            SecretStore::get(&f.memory, CORRUPT_KEY).unwrap(),
+            "{not json SECRET-ish"
+        );
         assert_eq!(f.store.consume(s.csrf_state().expose()).unwrap(), s);
     }
 
@@ -386,8 +469,16 @@ mod tests {
         let good = f.login("https://a.example");
         let mut map: RawMap = serde_json::from_str(&f.raw().unwrap()).unwrap();
         map.insert("bad-state".into(), serde_json::json!({"server": 5}));
-        SecretStore::set(&f.memory, PREAUTH_KEY, &serde_json::to_string(&map).unwrap()).unwrap();
-        assert!(matches!(f.store.consume("bad-state"), Err(PreAuthError::Corrupt { .. })));
+        SecretStore::set(
+            &f.memory,
+            PREAUTH_KEY,
+            &serde_json::to_string(&map).unwrap(),
+        )
+        .unwrap();
+        assert!(matches!(
+            f.store.consume("bad-state"),
+            Err(PreAuthError::Corrupt { .. })
+        ));
         assert_eq!(f.store.consume(good.csrf_state().expose()).unwrap(), good);
     }
 
@@ -420,7 +511,15 @@ mod tests {
         );
         f.store.save(&with).unwrap();
         assert!(f.raw().unwrap().contains("\"return_to\":\"/x\""));
-        assert_eq!(f.store.consume(with.csrf_state().expose()).unwrap().safe_return_to().unwrap().as_str(), "/x");
+        assert_eq!(
+            f.store
+                .consume(with.csrf_state().expose())
+                .unwrap()
+                .safe_return_to()
+                .unwrap()
+                .as_str(),
+            "/x"
+        );
     }
 
     #[test]
@@ -428,7 +527,10 @@ mod tests {
         let f = fixture();
         let s = f.login("https://a.example");
         f.store.clear().unwrap();
-        assert_eq!(f.store.consume(s.csrf_state().expose()), Err(PreAuthError::Unknown));
+        assert_eq!(
+            f.store.consume(s.csrf_state().expose()),
+            Err(PreAuthError::Unknown)
+        );
         assert!(f.memory.is_empty());
     }
 }

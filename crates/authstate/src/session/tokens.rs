@@ -159,8 +159,17 @@ impl ServerSession {
         if snap.generation != generation {
             return Ok(());
         }
-        tracing::debug!(server = %self.info.id, generation, "refreshing tokens");
-        let result = refresher.refresh(&self.info, &tokens).await;
+        let result = if tokens.refresh.is_none() {
+            Err(RefreshError::NoRefreshToken)
+        } else {
+            tracing::debug!(server = %self.info.id, generation, "refreshing tokens");
+            refresher.refresh(&self.info, &tokens).await
+        };
+        self.finish_refresh(generation, result)
+    }
+
+    /// Applies a refresh result: success rotates, transient backs off, definitive expires.
+    fn finish_refresh(&self, generation: u64, result: Result<crate::model::TokenGrant, RefreshError>) -> FlightResult {
         let now = self.clock.now();
         match result {
             Ok(grant) => {
