@@ -33,3 +33,8 @@ pub use preauth::{PreAuthState, PreAuthStore, ReturnTo};
 pub use refresh::{RefreshError, Refresher, RefresherFactory, TransientKind};
 pub use revision::{Change, SessionObserver, Subscription};
 pub use session::{ServerSession, SessionError};
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -172,8 +172,11 @@ impl Backoff {
 /// One flight at a time: the first caller starts the work detached on the
 /// runtime; callers arriving while it runs join it and receive its result.
 /// A caller that is dropped (cancelled) does not interrupt the work.
+/// The flight in progress, tagged with its id so only it clears the slot.
+type FlightSlot<T> = Arc<Mutex<Option<(u64, Shared<BoxFuture<'static, T>>)>>>;
+
 pub(crate) struct SingleFlight<T: Clone> {
-    slot: Arc<Mutex<Option<(u64, Shared<BoxFuture<'static, T>>)>>>,
+    slot: FlightSlot<T>,
     next_id: AtomicU64,
 }
 

@@ -192,6 +192,8 @@ impl ServerSession {
                 let wait = memo.backoff.wait(now);
                 drop(memo);
                 tracing::warn!(server = %self.info.id, error = %error, retry_in_ms = wait.map(|w| w.whole_milliseconds() as i64), "refresh failed transiently; session kept");
+                // The machine decides what a transient failure means (nothing, by invariant 2).
+                let _ = self.apply(Event::RefreshFailed { generation, failure: RefreshFailure::Transient });
                 match error {
                     RefreshError::Transient { kind, .. } => Err(SessionError::TryLater { kind, retry_after: wait }),
                     other => Err(self.refresh_error(&other)),
