@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use authstate::model::OidcConfig;
 use authstate::storage::{FileStore, KeyValueStore, MemoryStore, SecretStore};
 use authstate::{
-    Change, ExpiryReason, ManagerConfig, Provider, ProviderKind, Secret, ServerManager,
-    ServerSession, StateKind, Subscription, TokenGrant,
+    Change, Clock, ExpiryReason, ManagerConfig, ManualClock, Provider, ProviderKind, Secret, ServerManager,
+    ServerSession, StateKind, Subscription, SystemClock, TokenGrant,
 };
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
@@ -60,12 +60,8 @@ fn file_manager(dir: &Path) -> ServerManager {
 
 /// One signed-in server, plus one no-op observer (as an app would have).
 fn signed_in(manager: &ServerManager) -> (Arc<ServerSession>, Subscription) {
-    let session = manager
-        .add_server("https://bench.example", Some("bench"), oidc())
-        .expect("add server");
-    session
-        .sign_in(ProviderKind::Oidc, grant(0))
-        .expect("sign in");
+    let session = manager.add_server("https://bench.example", Some("bench"), oidc()).expect("add server");
+    session.sign_in(ProviderKind::Oidc, grant(0)).expect("sign in");
     let subscription = manager.subscribe(Arc::new(|_c: &Change| {}));
     (session, subscription)
 }
@@ -76,11 +72,7 @@ fn token_fast_path(c: &mut Criterion) {
     let mut group = c.benchmark_group("token_fast_path");
 
     group.bench_function("valid_access_token", |b| {
-        b.iter(|| {
-            black_box(&session)
-                .valid_access_token()
-                .expect("token is valid")
-        })
+        b.iter(|| black_box(&session).valid_access_token().expect("token is valid"))
     });
 
     // `fresh_access_token` completes on its first poll when the token is valid:
@@ -99,8 +91,29 @@ fn token_fast_path(c: &mut Criterion) {
     });
 
     group.bench_function("state", |b| b.iter(|| black_box(&session).state()));
-    group.bench_function("state_kind", |b| {
-        b.iter(|| black_box(&session).state_kind())
+    group.bench_function("state_kind", |b| b.iter(|| black_box(&session).state_kind()));
+    group.finish();
+}
+
+/// Where the fast path's time goes: the clock read, the token copy, and the
+/// fast path with a clock that does not read the system time.
+fn fast_path_breakdown(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fast_path_breakdown");
+    group.bench_function("std_system_time_now", |b| b.iter(std::time::SystemTime::now));
+    group.bench_function("system_clock_now", |b| b.iter(|| black_box(&SystemClock).now()));
+    let long = grant(0).access;
+    group.bench_function("secret_clone_640b", |b| b.iter(|| black_box(&long).clone()));
+    let short = Secret::new("a".repeat(40));
+    group.bench_function("secret_clone_40b", |b| b.iter(|| black_box(&short).clone()));
+
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let manager = ServerManager::open(
+        ManagerConfig::new(Arc::new(MemoryStore::new()), Arc::new(MemoryStore::new())).with_clock(clock),
+    )
+    .expect("open manager");
+    let (session, _subscription) = signed_in(&manager);
+    group.bench_function("valid_access_token_manual_clock", |b| {
+        b.iter(|| black_box(&session).valid_access_token().expect("token is valid"))
     });
     group.finish();
 }
@@ -111,37 +124,27 @@ fn token_fast_path(c: &mut Criterion) {
 fn bench_transitions(c: &mut Criterion, name: &str, session: &Arc<ServerSession>) {
     let mut group = c.benchmark_group(format!("transition/{name}"));
     if name == "file" {
-        group
-            .sample_size(20)
-            .measurement_time(Duration::from_secs(6));
+        group.sample_size(20).measurement_time(Duration::from_secs(6));
     }
     let mut n = 1_u64;
     group.bench_function("expire_or_sign_in", |b| {
         b.iter(|| {
             if session.state_kind() == StateKind::Active {
-                session
-                    .mark_expired(ExpiryReason::Marked)
-                    .expect("mark expired");
+                session.mark_expired(ExpiryReason::Marked).expect("mark expired");
             } else {
                 n += 1;
-                session
-                    .sign_in(ProviderKind::Oidc, grant(n))
-                    .expect("sign in");
+                session.sign_in(ProviderKind::Oidc, grant(n)).expect("sign in");
             }
         })
     });
     if session.state_kind() != StateKind::Active {
         n += 1;
-        session
-            .sign_in(ProviderKind::Oidc, grant(n))
-            .expect("sign in");
+        session.sign_in(ProviderKind::Oidc, grant(n)).expect("sign in");
     }
     group.bench_function("sign_in_rotate", |b| {
         b.iter(|| {
             n += 1;
-            session
-                .sign_in(ProviderKind::Oidc, grant(n))
-                .expect("sign in");
+            session.sign_in(ProviderKind::Oidc, grant(n)).expect("sign in");
         })
     });
     group.finish();
@@ -164,14 +167,8 @@ fn transitions(c: &mut Criterion) {
     bench_transitions(c, "file", &session);
     // Every transition really was persisted: a reopened manager sees the last state.
     let reopened = file_manager(dir.path());
-    assert_eq!(
-        reopened.session("bench").expect("restored").state(),
-        session.state()
-    );
-    assert!(
-        calls.load(std::sync::atomic::Ordering::Relaxed) > 0,
-        "observer was never notified"
-    );
+    assert_eq!(reopened.session("bench").expect("restored").state(), session.state());
+    assert!(calls.load(std::sync::atomic::Ordering::Relaxed) > 0, "observer was never notified");
 }
 
 const RESTORE_SERVERS: usize = 1_000;
@@ -182,32 +179,20 @@ const RESTORE_SERVERS: usize = 1_000;
 /// then the files are copied into `dir`, which the benchmark reads.
 fn populate(dir: &Path) {
     let shm = Path::new("/dev/shm");
-    let staging = if shm.is_dir() {
-        tempfile::tempdir_in(shm)
-    } else {
-        tempfile::tempdir_in(dir)
-    }
-    .expect("staging dir");
+    let staging =
+        if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir_in(dir) }.expect("staging dir");
     let started = Instant::now();
     {
         let manager = file_manager(staging.path());
         for i in 0..RESTORE_SERVERS {
             let session = manager
-                .add_server(
-                    &format!("https://s{i}.example"),
-                    Some(&format!("s{i}")),
-                    oidc(),
-                )
+                .add_server(&format!("https://s{i}.example"), Some(&format!("s{i}")), oidc())
                 .expect("add server");
             if i % 2 == 0 {
-                session
-                    .sign_in(ProviderKind::Oidc, grant(i as u64))
-                    .expect("sign in");
+                session.sign_in(ProviderKind::Oidc, grant(i as u64)).expect("sign in");
             }
             if i % 4 == 0 {
-                session
-                    .mark_expired(ExpiryReason::Marked)
-                    .expect("mark expired");
+                session.mark_expired(ExpiryReason::Marked).expect("mark expired");
             }
         }
     }
@@ -217,10 +202,7 @@ fn populate(dir: &Path) {
     eprintln!(
         "restore setup: {RESTORE_SERVERS} servers written in {:.1?} (secrets {} KiB, kv {} KiB)",
         started.elapsed(),
-        std::fs::metadata(dir.join("secrets.json"))
-            .expect("secrets")
-            .len()
-            / 1024,
+        std::fs::metadata(dir.join("secrets.json")).expect("secrets").len() / 1024,
         std::fs::metadata(dir.join("kv.json")).expect("kv").len() / 1024,
     );
 }
@@ -241,30 +223,16 @@ fn restore(c: &mut Criterion) {
     let manager = cold_start(&secrets, &kv);
     assert_eq!(manager.restore_report().restored, RESTORE_SERVERS);
     assert!(manager.restore_report().corrupt.is_empty());
-    let kinds = manager
-        .sessions()
-        .iter()
-        .map(|s| s.state_kind())
-        .collect::<Vec<_>>();
+    let kinds = manager.sessions().iter().map(|s| s.state_kind()).collect::<Vec<_>>();
     let count = |k: StateKind| kinds.iter().filter(|&&x| x == k).count();
     assert_eq!(
-        (
-            count(StateKind::Active),
-            count(StateKind::Expired),
-            count(StateKind::NoSession)
-        ),
-        (
-            RESTORE_SERVERS / 4,
-            RESTORE_SERVERS / 4,
-            RESTORE_SERVERS / 2
-        )
+        (count(StateKind::Active), count(StateKind::Expired), count(StateKind::NoSession)),
+        (RESTORE_SERVERS / 4, RESTORE_SERVERS / 4, RESTORE_SERVERS / 2)
     );
     drop(manager);
 
     let mut group = c.benchmark_group("restore");
-    group
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(8));
+    group.sample_size(20).measurement_time(Duration::from_secs(8));
     // Dropping the manager is not part of a cold start: keep it out of the timing.
     group.bench_function("open_1000_servers_file_store", |b| {
         b.iter_with_large_drop(|| cold_start(black_box(&secrets), black_box(&kv)))
@@ -279,12 +247,7 @@ fn restore(c: &mut Criterion) {
             SecretStore::set(&mem_secrets, &key, &value).expect("set");
         }
         for key in src_kv.keys("").expect("keys") {
-            KeyValueStore::set(
-                &mem_kv,
-                &key,
-                &KeyValueStore::get(&src_kv, &key).expect("get"),
-            )
-            .expect("set");
+            KeyValueStore::set(&mem_kv, &key, &KeyValueStore::get(&src_kv, &key).expect("get")).expect("set");
         }
     }
     group.bench_function("open_1000_servers_memory_store", |b| {
@@ -303,6 +266,6 @@ criterion_group! {
         .sample_size(50)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = token_fast_path, transitions, restore
+    targets = token_fast_path, fast_path_breakdown, transitions, restore
 }
 criterion_main!(benches);

@@ -17,9 +17,9 @@ use parking_lot::{Mutex, RwLock};
 pub use config::ManagerConfig;
 
 use crate::guard::{self, GuardDecision, RouteServer};
-use crate::model::{Alias, Provider, ServerId, ServerInfo, ServerInputError, StateKind};
+use crate::model::{Alias, Provider, ServerId, ServerInfo, ServerInputError, SessionState, StateKind};
 use crate::revision::{RevisionHub, SessionObserver, Subscription};
-use crate::session::{ServerSession, SessionParts, Stores, restore_state, write_record};
+use crate::session::{Restored, ServerSession, SessionParts, Stores, restore_state, write_record};
 use crate::storage::schema::{self, ServerRecord};
 use crate::storage::{StorageError, optional};
 
@@ -51,6 +51,9 @@ pub struct RestoreReport {
     pub restored: usize,
     /// Keys whose content could not be read; those servers were skipped or restored signed out.
     pub corrupt: Vec<String>,
+    /// Aliases whose record claimed a session while the secret store had no
+    /// tokens (a wiped keychain); those servers were restored signed out.
+    pub tokens_missing: Vec<String>,
 }
 
 /// Holds every server and its session. Clones share the same manager.
@@ -93,15 +96,18 @@ impl ServerManager {
                     continue;
                 }
             };
-            let initial = match restore_state(&record, &stores) {
-                Ok(state) => state,
+            let restored = match restore_state(&record, &stores) {
+                Ok(restored) => restored,
                 Err(StorageError::Corrupt { key, .. }) => {
                     report.corrupt.push(key);
-                    crate::model::SessionState::NoSession
+                    Restored { state: SessionState::NoSession, token_serial: 0, tokens_missing: false }
                 }
                 Err(e) => return Err(e.into()),
             };
-            sessions.push(Arc::new(session(&config, &hub, record.server, initial)));
+            if restored.tokens_missing {
+                report.tokens_missing.push(record.server.alias.to_string());
+            }
+            sessions.push(Arc::new(session(&config, &hub, record.server, restored.state, restored.token_serial)));
         }
         sessions.sort_by(|a, b| a.info().alias.cmp(&b.info().alias));
         report.restored = sessions.len();
@@ -131,8 +137,8 @@ impl ServerManager {
             }
         }
         let info = ServerInfo { id, alias, provider };
-        write_record(&info, &stores(&self.inner.config), &crate::model::SessionState::NoSession)?;
-        let session = Arc::new(session(&self.inner.config, &self.inner.hub, info, crate::model::SessionState::NoSession));
+        write_record(&info, &stores(&self.inner.config), &SessionState::NoSession, 0)?;
+        let session = Arc::new(session(&self.inner.config, &self.inner.hub, info, SessionState::NoSession, 0));
         self.inner.servers.write().push(Arc::clone(&session));
         tracing::info!(server = %session.info().id, alias = %session.info().alias, "server added");
         self.inner.hub.bump(&session.info().id, StateKind::NoSession);
@@ -224,11 +230,18 @@ fn stores(config: &ManagerConfig) -> Stores {
     Stores { secrets: Arc::clone(&config.secrets), kv: Arc::clone(&config.kv) }
 }
 
-fn session(config: &ManagerConfig, hub: &Arc<RevisionHub>, info: ServerInfo, initial: crate::model::SessionState) -> ServerSession {
+fn session(
+    config: &ManagerConfig,
+    hub: &Arc<RevisionHub>,
+    info: ServerInfo,
+    initial: SessionState,
+    token_serial: u64,
+) -> ServerSession {
     let refresher = config.refreshers.refresher_for(&info);
     ServerSession::new(SessionParts {
         info,
         initial,
+        token_serial,
         stores: stores(config),
         hub: Arc::clone(hub),
         refresher,

@@ -20,12 +20,12 @@ use time::Duration;
 use crate::cancel::{CancelReason, CancelRegistry, CancelToken, Registration};
 use crate::clock::SharedClock;
 use crate::machine::{Event, InvalidTransition, ProbeResult, Snapshot, Verdict, transition};
-use crate::model::{ExpiryReason, ProviderKind, ServerInfo, SessionState, StateKind, TokenGrant, Tokens};
+use crate::model::{ExpiryReason, ProviderKind, Secret, ServerInfo, SessionState, StateKind, TokenGrant, Tokens};
 use crate::refresh::{Backoff, BackoffPolicy, RefreshError, Refresher, SingleFlight, TransientKind};
 use crate::revision::RevisionHub;
 use crate::storage::{KeyValueStore, SecretStore, StorageError};
 
-pub(crate) use persist::{restore_state, write_record};
+pub(crate) use persist::{Restored, restore_state, write_record};
 
 /// Default proactive refresh threshold: tokens expiring within 300 s are refreshed before use.
 pub const DEFAULT_REFRESH_THRESHOLD: Duration = Duration::seconds(300);
@@ -92,6 +92,37 @@ pub(crate) struct Stores {
     pub(crate) kv: Arc<dyn KeyValueStore>,
 }
 
+/// The token fast path, precomputed on every change: the access token of an
+/// `Active` session and the instant (Unix nanoseconds) from which it must be
+/// refreshed before use (`expires_at - threshold`).
+#[derive(Clone, Default)]
+struct FastToken {
+    access: Option<Secret>,
+    use_until_unix_nanos: i128,
+}
+
+impl FastToken {
+    fn of(state: &SessionState, threshold: Duration) -> Self {
+        match state {
+            SessionState::Active { tokens, .. } => Self {
+                access: Some(tokens.access.clone()),
+                use_until_unix_nanos: tokens
+                    .expires_at
+                    .map_or(i128::MAX, |at| at.saturating_sub(threshold).unix_timestamp_nanos()),
+            },
+            _ => Self::default(),
+        }
+    }
+}
+
+/// Writer-side state, guarded by the commit lock.
+struct Commit {
+    /// The server was removed: no more events.
+    removed: bool,
+    /// Serial of the tokens in the secret store.
+    token_serial: u64,
+}
+
 #[derive(Default)]
 struct RefreshMemo {
     backoff: Backoff,
@@ -105,7 +136,8 @@ type FlightResult = Result<(), SessionError>;
 pub struct ServerSession {
     info: ServerInfo,
     snapshot: RwLock<Arc<Snapshot>>,
-    commit: Mutex<bool>,
+    fast: RwLock<FastToken>,
+    commit: Mutex<Commit>,
     stores: Stores,
     hub: Arc<RevisionHub>,
     cancels: CancelRegistry,
@@ -129,6 +161,7 @@ impl std::fmt::Debug for ServerSession {
 pub(crate) struct SessionParts {
     pub(crate) info: ServerInfo,
     pub(crate) initial: SessionState,
+    pub(crate) token_serial: u64,
     pub(crate) stores: Stores,
     pub(crate) hub: Arc<RevisionHub>,
     pub(crate) refresher: Option<Arc<dyn Refresher>>,
@@ -142,10 +175,12 @@ impl ServerSession {
             Ok(step) => step.next,
             Err(_) => Snapshot::initial(), // invariant: Restore from the initial snapshot is always valid
         };
+        let fast = FastToken::of(&snapshot.state, parts.config.refresh_threshold);
         Self {
             info: parts.info,
             snapshot: RwLock::new(Arc::new(snapshot)),
-            commit: Mutex::new(false),
+            fast: RwLock::new(fast),
+            commit: Mutex::new(Commit { removed: false, token_serial: parts.token_serial }),
             stores: parts.stores,
             hub: parts.hub,
             cancels: CancelRegistry::default(),
@@ -227,8 +262,8 @@ impl ServerSession {
 
     /// Applies one event: transition, persist, publish, bump, notify, cancel.
     pub(crate) fn apply(&self, event: Event) -> Result<Verdict, SessionError> {
-        let commit = self.commit.lock();
-        if *commit {
+        let mut commit = self.commit.lock();
+        if commit.removed {
             return Err(SessionError::ServerRemoved);
         }
         let current = self.snapshot();
@@ -240,13 +275,15 @@ impl ServerSession {
         if step.next == *current {
             return Ok(step.verdict);
         }
-        let saved = persist::run_effects(&self.info, &self.stores, &step);
+        let saved = persist::run_effects(&self.info, &self.stores, &step, &mut commit.token_serial);
         if let Err(e) = &saved {
             tracing::error!(server = %self.info.id, event = event_name, error = %e, "session change not persisted; kept in memory");
         }
         let kind = step.next.state.kind();
         let from = current.state.kind();
+        let fast = FastToken::of(&step.next.state, self.config.refresh_threshold);
         *self.snapshot.write() = Arc::new(step.next);
+        *self.fast.write() = fast;
         self.hub.bump(&self.info.id, kind);
         if from != kind {
             tracing::info!(server = %self.info.id, ?from, to = ?kind, event = event_name, "session state changed");
@@ -262,7 +299,7 @@ impl ServerSession {
 
     /// Stops accepting events: the server was removed.
     pub(crate) fn mark_removed(&self) {
-        *self.commit.lock() = true;
+        self.commit.lock().removed = true;
         self.cancels.cancel_all(CancelReason::SignedOut);
     }
 

@@ -1,5 +1,11 @@
 //! Writing a session's effects to storage, and reading it back at startup
 //! (DESIGN.md invariants 6, 10 and 12).
+//!
+//! Tokens and the record that describes them live in two stores, so they
+//! cannot be written atomically together. Each token write carries a serial
+//! that the record repeats; at restore, tokens newer than their record mean a
+//! sign-in or refresh was interrupted after the tokens were saved, and the
+//! session comes back `Active` with them: the new state, never a mix.
 
 use crate::machine::{Effect, Step};
 use crate::model::{ExpiryReason, ServerInfo, SessionState, StateKind};
@@ -14,19 +20,30 @@ fn encode<T: serde::Serialize>(key: &str, value: &T) -> Result<String, StorageEr
 
 /// Executes the storage effects in the order the machine gave them. Stops at
 /// the first failure, so a record never claims tokens that were not written.
-pub(super) fn run_effects(info: &ServerInfo, stores: &Stores, step: &Step) -> Result<(), StorageError> {
+/// `serial` is the serial of the tokens in the secret store; it moves only
+/// when a token write succeeds.
+pub(super) fn run_effects(info: &ServerInfo, stores: &Stores, step: &Step, serial: &mut u64) -> Result<(), StorageError> {
     let alias = info.alias.as_str();
     for effect in &step.effects {
         match effect {
             Effect::PersistTokens => {
                 if let Some(tokens) = step.next.state.tokens() {
                     let key = schema::tokens_key(alias);
-                    let provider = info.provider.kind();
-                    let record = TokensRecord { schema_version: schema::SCHEMA_VERSION, provider, tokens: tokens.clone() };
+                    let next = serial.wrapping_add(1).max(1);
+                    let record = TokensRecord {
+                        schema_version: schema::SCHEMA_VERSION,
+                        provider: info.provider.kind(),
+                        serial: next,
+                        tokens: tokens.clone(),
+                    };
                     stores.secrets.set(&key, &encode(&key, &record)?)?;
+                    *serial = next;
                 }
             }
-            Effect::PersistRecord => write_record(info, stores, &step.next.state)?,
+            Effect::PersistRecord => {
+                let linked = if step.next.state.tokens().is_some() { *serial } else { 0 };
+                write_record(info, stores, &step.next.state, linked)?
+            }
             Effect::DeleteSecrets => stores.secrets.delete(&schema::tokens_key(alias))?,
             Effect::Cancel(_) => {}
         }
@@ -34,64 +51,73 @@ pub(super) fn run_effects(info: &ServerInfo, stores: &Stores, step: &Step) -> Re
     Ok(())
 }
 
-/// Writes the server's non-secret record for `state`.
-pub(crate) fn write_record(info: &ServerInfo, stores: &Stores, state: &SessionState) -> Result<(), StorageError> {
+/// Writes the server's non-secret record for `state`, linked to the tokens with `token_serial`.
+pub(crate) fn write_record(
+    info: &ServerInfo,
+    stores: &Stores,
+    state: &SessionState,
+    token_serial: u64,
+) -> Result<(), StorageError> {
     let key = schema::server_key(info.alias.as_str());
-    let record = ServerRecord::new(info, state.kind(), state.expiry_reason());
+    let record = ServerRecord::new(info, state.kind(), state.expiry_reason(), token_serial);
     stores.kv.set(&key, &encode(&key, &record)?)
+}
+
+/// A server's state as read back, with the serial of its stored tokens.
+#[derive(Debug)]
+pub(crate) struct Restored {
+    pub(crate) state: SessionState,
+    pub(crate) token_serial: u64,
+    /// The record claimed a session but the secret store had no tokens
+    /// (e.g. the keychain was wiped while app settings were kept).
+    pub(crate) tokens_missing: bool,
 }
 
 /// Reads a server's state back. `Active` and `Expired` come back as they were
 /// (tokens from the secret store); `NoSession` as a known server. A locked or
 /// unavailable secret store is an error, never `NoSession` (invariant 12).
-pub(crate) fn restore_state(record: &ServerRecord, stores: &Stores) -> Result<SessionState, StorageError> {
+pub(crate) fn restore_state(record: &ServerRecord, stores: &Stores) -> Result<Restored, StorageError> {
     let info = &record.server;
     let key = schema::tokens_key(info.alias.as_str());
+    let signed_out = Restored { state: SessionState::NoSession, token_serial: 0, tokens_missing: false };
     if record.session == StateKind::NoSession {
         // A crash between writing the record and deleting secrets can leave tokens behind.
         if optional(stores.secrets.get(&key))?.is_some() {
             tracing::warn!(server = %info.id, "deleting tokens left behind by an interrupted logout");
             stores.secrets.delete(&key)?;
         }
-        return Ok(SessionState::NoSession);
+        return Ok(signed_out);
     }
     let Some(json) = optional(stores.secrets.get(&key))? else {
         tracing::error!(server = %info.id, session = ?record.session, "record claims a session but the secret store has no tokens");
-        return Ok(SessionState::NoSession);
+        return Ok(Restored { tokens_missing: true, ..signed_out });
     };
-    let tokens = match serde_json::from_str::<TokensRecord>(&json) {
+    let stored = match serde_json::from_str::<TokensRecord>(&json) {
         Ok(r) if schema::is_supported(r.schema_version) => r,
         Ok(r) => {
             tracing::error!(server = %info.id, version = r.schema_version, "tokens written by a newer version; not read");
             return Err(StorageError::Corrupt { key, detail: format!("unsupported schema_version {}", r.schema_version) });
         }
         Err(e) => {
-            tracing::error!(server = %info.id, error = %e.classify_name(), "corrupt tokens in the secret store");
+            // serde's message can quote the input: log only its category.
+            tracing::error!(server = %info.id, category = ?e.classify(), "corrupt tokens in the secret store");
             return Err(StorageError::Corrupt { key, detail: "tokens are not valid JSON".into() });
         }
     };
-    let provider = tokens.provider;
-    Ok(match record.session {
-        StateKind::Active => SessionState::Active { provider, tokens: tokens.tokens },
+    let provider = stored.provider;
+    let newer_than_record = record.token_serial != 0 && stored.serial != 0 && stored.serial != record.token_serial;
+    let state = match record.session {
+        StateKind::Active => SessionState::Active { provider, tokens: stored.tokens },
+        _ if newer_than_record => {
+            // Only a sign-in or a refresh writes tokens, and both end `Active`.
+            tracing::warn!(server = %info.id, "tokens newer than the saved state: an interrupted sign-in or refresh is completed");
+            SessionState::Active { provider, tokens: stored.tokens }
+        }
         _ => SessionState::Expired {
             provider,
-            tokens: tokens.tokens,
+            tokens: stored.tokens,
             reason: record.expiry_reason.unwrap_or(ExpiryReason::Marked),
         },
-    })
-}
-
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "io",
-            serde_json::error::Category::Syntax => "syntax",
-            serde_json::error::Category::Data => "data",
-            serde_json::error::Category::Eof => "eof",
-        }
-    }
+    };
+    Ok(Restored { state, token_serial: stored.serial, tokens_missing: false })
 }

@@ -15,13 +15,9 @@ impl ServerSession {
     /// The access token if the session is `Active` and the token is not within
     /// the refresh threshold. Never blocks and never does I/O.
     pub fn valid_access_token(&self) -> Option<Secret> {
-        let snap = self.snapshot.read();
-        match &snap.state {
-            SessionState::Active { tokens, .. }
-                if !tokens.expires_within(self.clock.now(), self.config.refresh_threshold) =>
-            {
-                Some(tokens.access.clone())
-            }
+        let fast = self.fast.read();
+        match &fast.access {
+            Some(access) if self.clock.unix_nanos() < fast.use_until_unix_nanos => Some(access.clone()),
             _ => None,
         }
     }

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ExpiryReason, Provider, ProviderKind, ServerInfo, StateKind, Tokens};
+use crate::model::{ExpiryReason, ProviderKind, ServerInfo, StateKind, Tokens};
 
 /// The version written by this build.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -43,6 +43,15 @@ pub(crate) struct ServerRecord {
     pub session: StateKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry_reason: Option<ExpiryReason>,
+    /// The serial of the tokens this record describes (0: none, or written
+    /// before serials existed). Links the record to the secret-store entry, so
+    /// a crash between the two writes is recognised at restore.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub token_serial: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A session's tokens, as kept in the secret store.
@@ -51,21 +60,24 @@ pub(crate) struct TokensRecord {
     #[serde(default = "current_version")]
     pub schema_version: u32,
     pub provider: ProviderKind,
+    /// Bumped on every write of new tokens (0: written before serials existed).
+    #[serde(default)]
+    pub serial: u64,
     pub tokens: Tokens,
 }
 
 impl ServerRecord {
-    pub(crate) fn new(server: &ServerInfo, session: StateKind, expiry_reason: Option<ExpiryReason>) -> Self {
-        Self { schema_version: SCHEMA_VERSION, server: server.clone(), session, expiry_reason }
+    pub(crate) fn new(
+        server: &ServerInfo,
+        session: StateKind,
+        expiry_reason: Option<ExpiryReason>,
+        token_serial: u64,
+    ) -> Self {
+        Self { schema_version: SCHEMA_VERSION, server: server.clone(), session, expiry_reason, token_serial }
     }
 }
 
 /// Whether a record from a newer build can be read by this one.
 pub(crate) fn is_supported(version: u32) -> bool {
     version <= SCHEMA_VERSION
-}
-
-#[allow(dead_code)]
-pub(crate) fn provider_kind(p: &Provider) -> ProviderKind {
-    p.kind()
 }
