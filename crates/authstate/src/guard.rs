@@ -73,7 +73,8 @@ pub fn decide(
         RouteServer::Known(_, StateKind::Active) => GuardDecision::Allow,
         RouteServer::Known(id, _) => {
             let return_to = ReturnTo::parse(location).map(|r| r.as_str().to_owned()).unwrap_or_else(|_| "/".into());
-            let to = routes.sign_in.replace("{server}", &encode(id.as_str())).replace("{return_to}", &encode(&return_to));
+            let to =
+                routes.sign_in.replace("{server}", &encode(id.as_str())).replace("{return_to}", &encode(&return_to));
             GuardDecision::Redirect { to }
         }
         RouteServer::Unknown => home(),
@@ -127,23 +128,27 @@ mod tests {
     #[test]
     fn serverless_routes_need_any_active_server() {
         assert_eq!(decide("/inbox", &RouteServer::None, false, true, &routes()), GuardDecision::Allow);
-        assert_eq!(decide("/inbox", &RouteServer::None, false, false, &routes()), GuardDecision::Redirect {
-            to: "/".into()
-        });
-        assert_eq!(decide("/s/x", &RouteServer::Unknown, false, true, &routes()), GuardDecision::Redirect {
-            to: "/".into()
-        });
+        assert_eq!(
+            decide("/inbox", &RouteServer::None, false, false, &routes()),
+            GuardDecision::Redirect { to: "/".into() }
+        );
+        assert_eq!(
+            decide("/s/x", &RouteServer::Unknown, false, true, &routes()),
+            GuardDecision::Redirect { to: "/".into() }
+        );
     }
 
     #[test]
     fn templates_are_configuration() {
         let custom = RouteTemplates { home: "/welcome".into(), sign_in: "/login/{server}?next={return_to}".into() };
         let s = RouteServer::Known(id(), StateKind::NoSession);
-        assert_eq!(decide("/a", &s, false, false, &custom), GuardDecision::Redirect {
-            to: "/login/https%3A%2F%2Fnotes.example.com%2F?next=%2Fa".into()
-        });
-        assert_eq!(decide("/a", &RouteServer::None, false, false, &custom), GuardDecision::Redirect {
-            to: "/welcome".into()
-        });
+        assert_eq!(
+            decide("/a", &s, false, false, &custom),
+            GuardDecision::Redirect { to: "/login/https%3A%2F%2Fnotes.example.com%2F?next=%2Fa".into() }
+        );
+        assert_eq!(
+            decide("/a", &RouteServer::None, false, false, &custom),
+            GuardDecision::Redirect { to: "/welcome".into() }
+        );
     }
 }

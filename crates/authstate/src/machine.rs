@@ -209,12 +209,11 @@ pub fn transition(now: &Snapshot, event: Event) -> Result<Step, InvalidTransitio
         (_, Event::Refreshed { generation: g, .. } | Event::RefreshFailed { generation: g, .. }) if g != generation => {
             Ok(stay(now, Verdict::Discarded))
         }
-        (Active { provider, tokens } | Expired { provider, tokens, .. }, Event::Refreshed { grant, at, .. }) => Ok(
-            to(Active { provider: *provider, tokens: tokens.rotated(grant, at) }, next_gen, vec![
-                Effect::PersistTokens,
-                Effect::PersistRecord,
-            ]),
-        ),
+        (Active { provider, tokens } | Expired { provider, tokens, .. }, Event::Refreshed { grant, at, .. }) => Ok(to(
+            Active { provider: *provider, tokens: tokens.rotated(grant, at) },
+            next_gen,
+            vec![Effect::PersistTokens, Effect::PersistRecord],
+        )),
         (Active { .. } | Expired { .. }, Event::RefreshFailed { failure: RefreshFailure::Transient, .. }) => {
             Ok(stay(now, Verdict::Unchanged))
         }
@@ -248,11 +247,9 @@ pub fn transition(now: &Snapshot, event: Event) -> Result<Step, InvalidTransitio
         (Active { provider, tokens }, Event::Probe(ProbeResult::Stale)) => {
             Ok(expire(*provider, tokens, ExpiryReason::StaleToken, generation))
         }
-        (Expired { provider, tokens, .. }, Event::Probe(ProbeResult::Valid)) => Ok(to(
-            Active { provider: *provider, tokens: tokens.clone() },
-            generation,
-            vec![Effect::PersistRecord],
-        )),
+        (Expired { provider, tokens, .. }, Event::Probe(ProbeResult::Valid)) => {
+            Ok(to(Active { provider: *provider, tokens: tokens.clone() }, generation, vec![Effect::PersistRecord]))
+        }
         (Expired { .. }, Event::Probe(ProbeResult::Stale)) => Ok(stay(now, Verdict::SignInRequired)),
 
         // Host-driven expiry.
@@ -263,10 +260,7 @@ pub fn transition(now: &Snapshot, event: Event) -> Result<Step, InvalidTransitio
         (NoSession, Event::Restore(state)) if generation == 0 => Ok(to(state, next_gen, Vec::new())),
 
         // Everything else is a programming error on the caller's side.
-        (
-            NoSession,
-            ev @ (Event::Probe(_) | Event::MarkExpired(_) | Event::Restore(_)),
-        )
+        (NoSession, ev @ (Event::Probe(_) | Event::MarkExpired(_) | Event::Restore(_)))
         | (Active { .. } | Expired { .. }, ev @ Event::Restore(_)) => {
             Err(InvalidTransition { from: now.state.kind(), event: ev.name() })
         }

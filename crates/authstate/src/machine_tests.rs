@@ -17,7 +17,10 @@ fn tokens(access: &str, refresh: Option<&str>) -> Tokens {
 }
 
 fn active(access: &str, refresh: Option<&str>) -> Snapshot {
-    Snapshot { state: SessionState::Active { provider: ProviderKind::Oidc, tokens: tokens(access, refresh) }, generation: 1 }
+    Snapshot {
+        state: SessionState::Active { provider: ProviderKind::Oidc, tokens: tokens(access, refresh) },
+        generation: 1,
+    }
 }
 
 fn run(now: &Snapshot, e: Event) -> Step {
@@ -26,7 +29,8 @@ fn run(now: &Snapshot, e: Event) -> Step {
 
 #[test]
 fn sign_in_persists_tokens_before_the_record() {
-    let step = run(&Snapshot::initial(), Event::SignedIn { provider: ProviderKind::Oidc, tokens: tokens("a", Some("r")) });
+    let step =
+        run(&Snapshot::initial(), Event::SignedIn { provider: ProviderKind::Oidc, tokens: tokens("a", Some("r")) });
     assert!(step.next.state.is_authenticated());
     assert_eq!(step.effects, vec![Effect::PersistTokens, Effect::PersistRecord]);
     assert_eq!(step.next.generation, 1);
@@ -36,11 +40,10 @@ fn sign_in_persists_tokens_before_the_record() {
 fn logout_deletes_secrets_after_the_record_and_cancels() {
     let step = run(&active("a", Some("r")), Event::Logout);
     assert_eq!(step.next.state, SessionState::NoSession);
-    assert_eq!(step.effects, vec![
-        Effect::PersistRecord,
-        Effect::DeleteSecrets,
-        Effect::Cancel(CancelReason::SignedOut)
-    ]);
+    assert_eq!(
+        step.effects,
+        vec![Effect::PersistRecord, Effect::DeleteSecrets, Effect::Cancel(CancelReason::SignedOut)]
+    );
     assert_eq!(run(&Snapshot::initial(), Event::Logout).verdict, Verdict::Unchanged);
 }
 
@@ -72,11 +75,10 @@ fn refresh_from_an_older_generation_is_discarded() {
     let step = run(&now, Event::Refreshed { generation: 0, grant: grant.clone(), at: T0 });
     assert_eq!(step.verdict, Verdict::Discarded);
     assert_eq!(step.next, now);
-    let after_logout = run(&Snapshot { state: SessionState::NoSession, generation: 2 }, Event::Refreshed {
-        generation: 2,
-        grant,
-        at: T0,
-    });
+    let after_logout = run(
+        &Snapshot { state: SessionState::NoSession, generation: 2 },
+        Event::Refreshed { generation: 2, grant, at: T0 },
+    );
     assert_eq!(after_logout.verdict, Verdict::Discarded);
 }
 

@@ -121,7 +121,12 @@ impl ServerManager {
     }
 
     /// Adds a server, signed out. `alias` defaults to one derived from the host.
-    pub fn add_server(&self, url: &str, alias: Option<&str>, provider: Provider) -> Result<Arc<ServerSession>, ManagerError> {
+    pub fn add_server(
+        &self,
+        url: &str,
+        alias: Option<&str>,
+        provider: Provider,
+    ) -> Result<Arc<ServerSession>, ManagerError> {
         let id = ServerId::parse(url)?;
         let alias = match alias {
             Some(a) => Alias::new(a)?,

@@ -149,7 +149,12 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     /// Records a transient failure at `now`; honours `retry_after` when longer.
-    pub(crate) fn record_failure(&mut self, policy: &BackoffPolicy, now: OffsetDateTime, retry_after: Option<Duration>) {
+    pub(crate) fn record_failure(
+        &mut self,
+        policy: &BackoffPolicy,
+        now: OffsetDateTime,
+        retry_after: Option<Duration>,
+    ) {
         self.failures = self.failures.saturating_add(1);
         let mut delay = policy.delay(self.failures);
         if let Some(server_says) = retry_after {

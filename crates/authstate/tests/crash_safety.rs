@@ -25,11 +25,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use authstate::model::OidcConfig;
-use authstate::storage::{FileStore, KeyValueStore, MemoryStore, SecretStore, StorageError};
-use authstate::{
-    ExpiryReason, ManagerConfig, Provider, ProviderKind, Secret, ServerManager, SessionError, SessionState, TokenGrant,
-};
+use authstate::storage::FileStore;
+use authstate::{ExpiryReason, ProviderKind, Secret, SessionError, SessionState};
 
 const CHILD_DIR_ENV: &str = "AUTHSTATE_CRASH_CHILD_DIR";
 const KILLS_ENV: &str = "AUTHSTATE_CRASH_KILLS";
@@ -37,13 +34,6 @@ const SEED_ENV: &str = "AUTHSTATE_CRASH_SEED";
 const DIR_ENV: &str = "AUTHSTATE_CRASH_DIR";
 const DEFAULT_KILLS: usize = 20;
 
-/// Transitions the child persists.
-const STEPS: u64 = 1_000;
-/// The server whose session cycles through every transition.
-const MAIN: &str = "main";
-/// A server signed in once before the first step and never touched again: a
-/// torn or lost write of the shared files would show here.
-const BYSTANDER: &str = "bystander";
 const SECRETS_FILE: &str = "secrets.json";
 const KV_FILE: &str = "kv.json";
 /// The child's stdout protocol.
@@ -53,110 +43,9 @@ const DONE: &str = "DONE";
 /// How long the parent waits for one line from the child before failing (a guard, not a delay).
 const LINE_TIMEOUT: Duration = Duration::from_secs(120);
 
-// ---------------------------------------------------------------------------
-// The transitions and the state each one leaves.
-// ---------------------------------------------------------------------------
-
-/// What step `i` does. The cycle covers every persisted transition of the
-/// public API: sign-in from each state, expiry, and logout from each state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    SignIn,
-    MarkExpired,
-    Logout,
-}
-
-const CYCLE: [Action; 8] = [
-    Action::SignIn,      // NoSession -> Active
-    Action::SignIn,      // Active -> Active (new tokens)
-    Action::MarkExpired, // Active -> Expired
-    Action::SignIn,      // Expired -> Active
-    Action::Logout,      // Active -> NoSession
-    Action::SignIn,      // NoSession -> Active
-    Action::MarkExpired, // Active -> Expired
-    Action::Logout,      // Expired -> NoSession
-];
-
-fn action(step: u64) -> Action {
-    CYCLE[(step % CYCLE.len() as u64) as usize]
-}
-
-/// A state, reduced to what the test can predict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expected {
-    NoSession,
-    /// Active with the tokens of sign-in step `n` (`a-n`, `r-n`).
-    Active(u64),
-    /// Expired (marked) with the tokens of sign-in step `n`.
-    Expired(u64),
-}
-
-/// The state of `MAIN` after step `step` (`None`: before the first step).
-fn expected_after(step: Option<u64>) -> Expected {
-    let mut state = Expected::NoSession;
-    let Some(last) = step else { return state };
-    // The cycle returns to NoSession at every multiple of its length.
-    let cycle = CYCLE.len() as u64;
-    for i in (last - last % cycle)..=last {
-        state = match (action(i), state) {
-            (Action::SignIn, _) => Expected::Active(i),
-            (Action::MarkExpired, Expected::Active(n)) => Expected::Expired(n),
-            (Action::Logout, _) => Expected::NoSession,
-            (a, s) => panic!("cycle bug: {a:?} in {s:?}"),
-        };
-    }
-    state
-}
-
-fn observed(state: &SessionState) -> Result<Expected, String> {
-    fn token_number(provider: ProviderKind, access: &Secret, refresh: Option<&Secret>) -> Result<u64, String> {
-        if provider != ProviderKind::Oidc {
-            return Err(format!("provider {provider:?}"));
-        }
-        let n: u64 = access
-            .expose()
-            .strip_prefix("a-")
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| format!("unexpected access token {:?}", access.expose()))?;
-        let want = format!("r-{n}");
-        match refresh {
-            Some(r) if r.expose() == want => Ok(n),
-            other => Err(format!("access a-{n} with refresh {:?}", other.map(Secret::expose))),
-        }
-    }
-    match state {
-        SessionState::NoSession => Ok(Expected::NoSession),
-        SessionState::Active { provider, tokens } => {
-            token_number(*provider, &tokens.access, tokens.refresh.as_ref()).map(Expected::Active)
-        }
-        SessionState::Expired { provider, tokens, reason: ExpiryReason::Marked } => {
-            token_number(*provider, &tokens.access, tokens.refresh.as_ref()).map(Expected::Expired)
-        }
-        SessionState::Expired { reason, .. } => Err(format!("expired for an unexpected reason {reason:?}")),
-    }
-}
-
-fn grant(access: &str, refresh: &str) -> TokenGrant {
-    TokenGrant {
-        access: Secret::new(access),
-        refresh: Some(Secret::new(refresh)),
-        id_token: None,
-        expires_in: Some(3600),
-    }
-}
-
-fn provider(name: &str) -> Provider {
-    Provider::Oidc(OidcConfig {
-        issuer: format!("https://{name}.example/"),
-        client_id: format!("{name}-client"),
-        redirect_uri: "com.example.app:/callback".into(),
-        scopes: vec!["profile".into()],
-    })
-}
-
-fn manager_over(secrets: Arc<dyn SecretStore>, kv: Arc<dyn KeyValueStore>) -> Result<ServerManager, String> {
-    ServerManager::open(ManagerConfig::new(secrets, kv)).map_err(|e| format!("ServerManager::open failed: {e}"))
-}
+#[path = "crash/scenario.rs"]
+mod scenario;
+use scenario::*;
 
 // ---------------------------------------------------------------------------
 // The child.
@@ -471,11 +360,7 @@ fn sigkill_while_persisting_leaves_old_or_new_state() {
         let outcome = finish(running, outcome, true);
         if outcome.done {
             // The kill can land after the last step but before the process exits.
-            assert!(
-                outcome.status.success() || killed_by_sigkill(&outcome.status),
-                "{}",
-                outcome.describe()
-            );
+            assert!(outcome.status.success() || killed_by_sigkill(&outcome.status), "{}", outcome.describe());
         } else {
             assert!(killed_by_sigkill(&outcome.status), "child did not die by SIGKILL: {}", outcome.describe());
             killed += 1;
@@ -491,108 +376,4 @@ fn sigkill_while_persisting_leaves_old_or_new_state() {
         started.elapsed(),
         landed.join(", ")
     );
-}
-
-// ---------------------------------------------------------------------------
-// A deterministic replay of every crash point inside one transition.
-// ---------------------------------------------------------------------------
-
-/// Store writes (set or delete, either store) allowed before the simulated
-/// crash; every later write fails, as if the process had died.
-#[derive(Clone, Default)]
-struct CrashPoint(Arc<std::sync::atomic::AtomicI64>);
-
-impl CrashPoint {
-    fn allow(&self, writes: i64) {
-        self.0.store(writes, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    fn write(&self) -> Result<(), StorageError> {
-        if self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) > 0 {
-            Ok(())
-        } else {
-            Err(StorageError::Unavailable("simulated crash".into()))
-        }
-    }
-}
-
-/// A memory store that stops writing at the crash point.
-struct Crashing {
-    inner: MemoryStore,
-    crash: CrashPoint,
-}
-
-impl KeyValueStore for Crashing {
-    fn get(&self, key: &str) -> Result<String, StorageError> {
-        KeyValueStore::get(&self.inner, key)
-    }
-    fn set(&self, key: &str, value: &str) -> Result<(), StorageError> {
-        self.crash.write()?;
-        KeyValueStore::set(&self.inner, key, value)
-    }
-    fn delete(&self, key: &str) -> Result<(), StorageError> {
-        self.crash.write()?;
-        KeyValueStore::delete(&self.inner, key)
-    }
-    fn keys(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
-        self.inner.keys(prefix)
-    }
-}
-
-impl SecretStore for Crashing {
-    fn get(&self, key: &str) -> Result<String, StorageError> {
-        KeyValueStore::get(self, key)
-    }
-    fn set(&self, key: &str, value: &str) -> Result<(), StorageError> {
-        KeyValueStore::set(self, key, value)
-    }
-    fn delete(&self, key: &str) -> Result<(), StorageError> {
-        KeyValueStore::delete(self, key)
-    }
-}
-
-/// Every transition of the cycle, interrupted after each of its store writes
-/// (0, 1, 2, ...), must restore as the old or the new state. This replays
-/// deterministically the crash windows the random kills above land in.
-#[test]
-fn every_crash_point_of_every_transition_restores_old_or_new_state() {
-    let mut failures = Vec::new();
-    for i in 0..CYCLE.len() as u64 {
-        for allowed in 0..=3 {
-            let (secrets, kv, crash) = (MemoryStore::new(), MemoryStore::new(), CrashPoint::default());
-            crash.allow(i64::MAX);
-            let manager = manager_over(
-                Arc::new(Crashing { inner: secrets.clone(), crash: crash.clone() }),
-                Arc::new(Crashing { inner: kv.clone(), crash: crash.clone() }),
-            )
-            .unwrap();
-            let main = manager.add_server("https://main.example/", Some(MAIN), provider("main")).unwrap();
-            for step in 0..=i {
-                if step == i {
-                    crash.allow(allowed);
-                }
-                let result = match action(step) {
-                    Action::SignIn => {
-                        main.sign_in(ProviderKind::Oidc, grant(&format!("a-{step}"), &format!("r-{step}")))
-                    }
-                    Action::MarkExpired => main.mark_expired(ExpiryReason::Marked),
-                    Action::Logout => main.logout(),
-                };
-                assert!(step == i || result.is_ok(), "step {step}: {result:?}");
-            }
-            drop((main, manager));
-            let old = expected_after(i.checked_sub(1));
-            let new = expected_after(Some(i));
-            let restarted = manager_over(Arc::new(secrets), Arc::new(kv)).unwrap();
-            assert!(restarted.restore_report().corrupt.is_empty());
-            let got = observed(&restarted.session(MAIN).expect("main restored").state()).unwrap();
-            if got != old && got != new {
-                failures.push(format!(
-                    "step {i} ({:?}) interrupted after {allowed} store write(s): old {old:?}, new {new:?}, restored {got:?}",
-                    action(i)
-                ));
-            }
-        }
-    }
-    assert!(failures.is_empty(), "restored states that are neither the old nor the new one:\n{}", failures.join("\n"));
 }

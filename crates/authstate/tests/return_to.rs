@@ -17,10 +17,7 @@ fn hostile() -> Vec<(String, &'static str)> {
         ("http://evil.example", "absolute http URL"),
         ("HTTPS://EVIL.EXAMPLE", "upper-case scheme"),
         ("HtTpS://evil.example/path", "mixed-case scheme"),
-        (
-            "https:evil.example",
-            "special scheme without slashes (browsers add them)",
-        ),
+        ("https:evil.example", "special scheme without slashes (browsers add them)"),
         ("https:/evil.example", "special scheme with one slash"),
         ("http:\\\\evil.example", "special scheme with backslashes"),
         ("ftp://evil.example/file", "ftp URL"),
@@ -31,24 +28,15 @@ fn hostile() -> Vec<(String, &'static str)> {
         ("JAVASCRIPT:alert(1)", "upper-case javascript URL"),
         ("JaVaScRiPt:alert(1)", "mixed-case javascript URL"),
         ("javascript:/*/*/alert(1)", "javascript URL with comment"),
-        (
-            "javascript://%0aalert(1)",
-            "javascript URL hiding behind a comment and newline",
-        ),
+        ("javascript://%0aalert(1)", "javascript URL hiding behind a comment and newline"),
         ("javascript:void(0)//", "javascript void"),
         ("vbscript:msgbox(1)", "vbscript URL"),
         ("data:text/html,<script>alert(1)</script>", "data URL"),
-        (
-            "DATA:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
-            "upper-case base64 data URL",
-        ),
+        ("DATA:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "upper-case base64 data URL"),
         ("blob:https://evil.example/0000", "blob URL"),
         ("mailto:a@evil.example", "mailto URL"),
         ("tel:+15555550100", "tel URL"),
-        (
-            "intent://evil.example#Intent;scheme=https;end",
-            "Android intent URL",
-        ),
+        ("intent://evil.example#Intent;scheme=https;end", "Android intent URL"),
         ("myapp://callback?code=x", "custom-scheme deep link"),
         ("about:blank", "about URL"),
         ("chrome://settings", "browser-internal URL"),
@@ -121,10 +109,7 @@ fn hostile() -> Vec<(String, &'static str)> {
         ("/%2fevil.example", "slash then encoded slash"),
         ("/%2Fevil.example", "slash then upper-case encoded slash"),
         ("/%5cevil.example", "slash then encoded backslash"),
-        (
-            "/%5Cevil.example",
-            "slash then upper-case encoded backslash",
-        ),
+        ("/%5Cevil.example", "slash then upper-case encoded backslash"),
         ("/a%2fb", "encoded slash inside"),
         ("/a?next=%2F%2Fevil.example", "encoded slashes in the query"),
         ("/a#%2f%2fevil.example", "encoded slashes in the fragment"),
@@ -134,10 +119,7 @@ fn hostile() -> Vec<(String, &'static str)> {
         ("/%25252fevil.example", "triple-encoded slash"),
         ("/%2525252fevil.example", "quadruple-encoded slash"),
         ("/%%32%66evil.example", "slash hidden in a split escape"),
-        (
-            "/%252%66evil.example",
-            "slash hidden in mixed double encoding",
-        ),
+        ("/%252%66evil.example", "slash hidden in mixed double encoding"),
         ("/%2525252525252541", "encoding nested deeper than we peel"),
         ("/%00", "encoded NUL"),
         ("/%09/evil.example", "encoded tab between slashes"),
@@ -155,10 +137,7 @@ fn hostile() -> Vec<(String, &'static str)> {
         ("\u{2044}\u{2044}evil.example", "fraction slash x2"),
         ("\u{29F8}evil.example", "big solidus"),
         ("\u{2571}evil.example", "box-drawing diagonal"),
-        (
-            "\u{FF3C}\u{FF3C}evil.example",
-            "fullwidth reverse solidus x2",
-        ),
+        ("\u{FF3C}\u{FF3C}evil.example", "fullwidth reverse solidus x2"),
         ("\u{2216}evil.example", "set minus"),
         ("\u{29F5}evil.example", "reverse solidus operator"),
         ("\u{29F9}evil.example", "big reverse solidus"),
@@ -166,19 +145,10 @@ fn hostile() -> Vec<(String, &'static str)> {
         ("/\u{FF0F}evil.example", "slash then fullwidth solidus"),
         ("/\u{2215}evil.example", "slash then division slash"),
         ("/\u{2044}evil.example", "slash then fraction slash"),
-        (
-            "/\u{FF3C}evil.example",
-            "slash then fullwidth reverse solidus",
-        ),
+        ("/\u{FF3C}evil.example", "slash then fullwidth reverse solidus"),
         ("/\u{FE68}evil.example", "slash then small reverse solidus"),
-        (
-            "/%ef%bc%8fevil.example",
-            "slash then encoded fullwidth solidus",
-        ),
-        (
-            "/%e2%88%95evil.example",
-            "slash then encoded division slash",
-        ),
+        ("/%ef%bc%8fevil.example", "slash then encoded fullwidth solidus"),
+        ("/%e2%88%95evil.example", "slash then encoded division slash"),
         // Not a path at all.
         ("", "empty"),
         ("foo/bar", "relative without slash"),
@@ -198,14 +168,8 @@ fn hostile() -> Vec<(String, &'static str)> {
     .into_iter()
     .map(|(s, why)| (s.to_owned(), why))
     .collect();
-    cases.push((
-        format!("/{}", "a".repeat(ReturnTo::MAX_LEN)),
-        "one byte over the length limit",
-    ));
-    cases.push((
-        format!("/{}", "é".repeat(ReturnTo::MAX_LEN / 2)),
-        "over the limit in bytes, not chars",
-    ));
+    cases.push((format!("/{}", "a".repeat(ReturnTo::MAX_LEN)), "one byte over the length limit"));
+    cases.push((format!("/{}", "é".repeat(ReturnTo::MAX_LEN / 2)), "over the limit in bytes, not chars"));
     cases.push(("/".repeat(5000), "very long run of slashes"));
     cases
 }
@@ -274,22 +238,14 @@ fn at_least_100_hostile_inputs_are_refused() {
             accepted.push(format!("#{i} {why}: {input:?} was accepted as {r:?}"));
         }
     }
-    assert!(
-        accepted.is_empty(),
-        "{} hostile inputs accepted:\n{}",
-        accepted.len(),
-        accepted.join("\n")
-    );
+    assert!(accepted.is_empty(), "{} hostile inputs accepted:\n{}", accepted.len(), accepted.join("\n"));
 }
 
 #[test]
 fn hostile_inputs_do_not_deserialise_either() {
     for (input, why) in hostile() {
         let json = serde_json::to_string(&input).unwrap_or_else(|e| panic!("{why}: {e}"));
-        assert!(
-            serde_json::from_str::<ReturnTo>(&json).is_err(),
-            "{why}: {input:?} deserialised"
-        );
+        assert!(serde_json::from_str::<ReturnTo>(&json).is_err(), "{why}: {input:?} deserialised");
     }
 }
 
@@ -305,28 +261,13 @@ fn at_least_30_ordinary_paths_are_accepted_unchanged() {
             Ok(r) => {
                 assert_eq!(r.as_str(), input, "#{i}: as_str changed the input");
                 assert_eq!(r.to_string(), *input, "#{i}: Display changed the input");
-                assert_eq!(
-                    r.revalidate(),
-                    Ok(()),
-                    "#{i}: {input:?} failed revalidation"
-                );
-                let resolved = base
-                    .join(r.as_str())
-                    .unwrap_or_else(|e| panic!("#{i}: {input:?} does not join: {e}"));
-                assert_eq!(
-                    resolved.origin(),
-                    base.origin(),
-                    "#{i}: {input:?} left the origin: {resolved}"
-                );
+                assert_eq!(r.revalidate(), Ok(()), "#{i}: {input:?} failed revalidation");
+                let resolved = base.join(r.as_str()).unwrap_or_else(|e| panic!("#{i}: {input:?} does not join: {e}"));
+                assert_eq!(resolved.origin(), base.origin(), "#{i}: {input:?} left the origin: {resolved}");
             }
         }
     }
-    assert!(
-        refused.is_empty(),
-        "{} ordinary paths refused:\n{}",
-        refused.len(),
-        refused.join("\n")
-    );
+    assert!(refused.is_empty(), "{} ordinary paths refused:\n{}", refused.len(), refused.join("\n"));
 }
 
 #[test]
@@ -401,24 +342,13 @@ fn check_accepted(input: &str) -> Result<(), TestCaseError> {
     };
     let s = r.as_str();
     prop_assert!(s.starts_with('/'), "{s:?} does not start with '/'");
-    prop_assert!(
-        !s.starts_with("//") && !s.starts_with("/\\"),
-        "{s:?} is scheme-relative"
-    );
-    prop_assert!(
-        !s.contains('\\') && !s.chars().any(char::is_control),
-        "{s:?}"
-    );
+    prop_assert!(!s.starts_with("//") && !s.starts_with("/\\"), "{s:?} is scheme-relative");
+    prop_assert!(!s.contains('\\') && !s.chars().any(char::is_control), "{s:?}");
     prop_assert_eq!(ReturnTo::parse(s), Ok(r.clone()));
     let json = serde_json::to_string(&r).map_err(|e| TestCaseError::fail(e.to_string()))?;
-    prop_assert_eq!(
-        serde_json::from_str::<ReturnTo>(&json).ok(),
-        Some(r.clone())
-    );
+    prop_assert_eq!(serde_json::from_str::<ReturnTo>(&json).ok(), Some(r.clone()));
     let base = Url::parse(BASE).map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let resolved = base
-        .join(s)
-        .map_err(|e| TestCaseError::fail(format!("{s:?}: {e}")))?;
+    let resolved = base.join(s).map_err(|e| TestCaseError::fail(format!("{s:?}: {e}")))?;
     prop_assert_eq!(resolved.origin(), base.origin(), "{:?} left the origin", s);
     Ok(())
 }

@@ -158,7 +158,10 @@ async fn backoff_holds_requests_until_the_clock_passes_it() {
     let s2 = Arc::clone(&s);
     let caller = tokio::spawn(async move { s2.refresh().await });
     settle().await;
-    refresher.answer(0, Err(RefreshError::Transient { kind: TransientKind::RateLimited, retry_after: Some(Duration::seconds(30)) }));
+    refresher.answer(
+        0,
+        Err(RefreshError::Transient { kind: TransientKind::RateLimited, retry_after: Some(Duration::seconds(30)) }),
+    );
     let Err(SessionError::TryLater { retry_after: Some(wait), .. }) = caller.await.unwrap() else { panic!() };
     assert!(wait >= Duration::seconds(30));
     assert!(matches!(s.refresh().await, Err(SessionError::TryLater { .. })));
@@ -244,7 +247,10 @@ async fn missing_refresh_token_expires_only_once_the_token_is_expired() {
     h.clock.advance(Duration::seconds(400));
     assert_eq!(s.fresh_access_token().await.unwrap().expose(), "a1");
     h.clock.advance(Duration::seconds(200));
-    assert_eq!(s.fresh_access_token().await, Err(SessionError::SignInRequired { reason: ExpiryReason::NoRefreshToken }));
+    assert_eq!(
+        s.fresh_access_token().await,
+        Err(SessionError::SignInRequired { reason: ExpiryReason::NoRefreshToken })
+    );
     assert_eq!(s.state_kind(), StateKind::Expired);
 }
 
@@ -257,9 +263,10 @@ async fn unavailable_storage_never_loses_or_drops_a_session() {
     h.kv.set_unavailable(true);
     assert!(matches!(s.mark_expired(ExpiryReason::Marked), Err(SessionError::Storage(_))));
     assert_eq!(s.state_kind(), StateKind::Expired, "kept in memory");
-    let reopened = authstate::ServerManager::open(
-        authstate::ManagerConfig::new(Arc::new(h.secrets.clone()), Arc::new(h.kv.clone())),
-    );
+    let reopened = authstate::ServerManager::open(authstate::ManagerConfig::new(
+        Arc::new(h.secrets.clone()),
+        Arc::new(h.kv.clone()),
+    ));
     assert!(matches!(reopened, Err(authstate::ManagerError::Storage(_))), "locked store is an error, not empty");
     h.secrets.set_unavailable(false);
     h.kv.set_unavailable(false);
@@ -283,7 +290,10 @@ async fn revision_moves_after_every_change_and_changed_resolves() {
     s.logout().unwrap(); // no change, no bump
     assert_eq!(h.manager.connection_revision(), r0 + 3);
     let states: Vec<_> = seen.lock().iter().map(|c| (c.revision, c.state)).collect();
-    assert_eq!(states, vec![(r0 + 1, StateKind::NoSession), (r0 + 2, StateKind::Active), (r0 + 3, StateKind::NoSession)]);
+    assert_eq!(
+        states,
+        vec![(r0 + 1, StateKind::NoSession), (r0 + 2, StateKind::Active), (r0 + 3, StateKind::NoSession)]
+    );
     drop(sub);
     h.manager.remove_server("api").unwrap();
     assert_eq!(h.manager.connection_revision(), r0 + 4);
@@ -310,8 +320,11 @@ async fn manager_rejects_duplicates_and_bad_input_with_typed_errors() {
     assert!(!h.manager.any_authenticated());
     two.sign_in(ProviderKind::Oidc, grant("a", None, 60)).unwrap();
     assert!(h.manager.any_authenticated());
-    assert_eq!(h.manager.guard("/s/api/x", Some("api"), false), authstate::GuardDecision::Redirect {
-        to: "/?server=https%3A%2F%2Fapi.example%2F&returnTo=%2Fs%2Fapi%2Fx".into()
-    });
+    assert_eq!(
+        h.manager.guard("/s/api/x", Some("api"), false),
+        authstate::GuardDecision::Redirect {
+            to: "/?server=https%3A%2F%2Fapi.example%2F&returnTo=%2Fs%2Fapi%2Fx".into()
+        }
+    );
     assert_eq!(h.manager.guard("/s/notes/x", Some("notes"), false), authstate::GuardDecision::Allow);
 }

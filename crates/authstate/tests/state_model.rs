@@ -105,7 +105,10 @@ async fn settle() {
 }
 
 fn run_case(actions: Vec<Action>) -> Result<(), TestCaseError> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     rt.block_on(async move {
         let refresher = Arc::new(Scripted::default());
         let h = harness(refresher.clone());

@@ -46,11 +46,7 @@ fn main() -> ExitCode {
 /// The workspace root: two levels above this crate's manifest directory.
 fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(manifest)
-        .to_path_buf()
+    manifest.parent().and_then(Path::parent).unwrap_or(manifest).to_path_buf()
 }
 
 /// The cargo that launched us (`$CARGO`), or `cargo` from PATH.
@@ -69,8 +65,7 @@ fn on_path(name: &str) -> bool {
 #[cfg(unix)]
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(not(unix))]
@@ -82,18 +77,11 @@ fn is_executable(p: &Path) -> bool {
 fn run(dir: &Path, program: impl Into<OsString>, args: &[&str]) -> Outcome {
     let program = program.into();
     println!("$ {} {}", program.to_string_lossy(), args.join(" "));
-    let status = Command::new(&program)
-        .args(args)
-        .current_dir(dir)
-        .env("PROPTEST_CASES", proptest_cases())
-        .status();
+    let status = Command::new(&program).args(args).current_dir(dir).env("PROPTEST_CASES", proptest_cases()).status();
     match status {
         Ok(s) if s.success() => Outcome::Passed,
         Ok(s) => Outcome::Failed(format!("exited with {s}")),
-        Err(e) => Outcome::Failed(format!(
-            "could not start {}: {e}",
-            program.to_string_lossy()
-        )),
+        Err(e) => Outcome::Failed(format!("could not start {}: {e}", program.to_string_lossy())),
     }
 }
 
@@ -133,10 +121,7 @@ fn test() -> ExitCode {
         };
         println!("{name:<8}  {word:<7}  {detail}");
     }
-    let failed = results
-        .iter()
-        .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
-        .count();
+    let failed = results.iter().filter(|(_, o)| matches!(o, Outcome::Failed(_))).count();
     if failed == 0 {
         println!("\nall layers passed or were skipped");
         ExitCode::SUCCESS
@@ -170,10 +155,7 @@ fn keyring_layer(root: &Path) -> Outcome {
     let cargo = cargo();
     let cargo = cargo.to_string_lossy();
     let mut args = vec!["session", "-", cargo.as_ref()];
-    args.extend(
-        "test -p authstate --features keyutils --test keyring_linux -- --include-ignored"
-            .split(' '),
-    );
+    args.extend("test -p authstate --features keyutils --test keyring_linux -- --include-ignored".split(' '));
     run(root, "keyctl", &args)
 }
 

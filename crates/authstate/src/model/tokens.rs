@@ -135,12 +135,7 @@ mod tests {
     use time::macros::datetime;
 
     fn grant(access: &str, refresh: Option<&str>, expires_in: Option<i64>) -> TokenGrant {
-        TokenGrant {
-            access: Secret::new(access),
-            refresh: refresh.map(Secret::new),
-            id_token: None,
-            expires_in,
-        }
+        TokenGrant { access: Secret::new(access), refresh: refresh.map(Secret::new), id_token: None, expires_in }
     }
 
     #[test]

@@ -64,12 +64,7 @@ pub struct PreAuthState {
 impl PreAuthState {
     /// A new pending login for `server`, dated by `clock`, with a fresh PKCE
     /// verifier and S256 challenge, CSRF `state` and nonce.
-    pub fn new(
-        server: ServerId,
-        provider: ProviderKind,
-        return_to: Option<ReturnTo>,
-        clock: &dyn Clock,
-    ) -> Self {
+    pub fn new(server: ServerId, provider: ProviderKind, return_to: Option<ReturnTo>, clock: &dyn Clock) -> Self {
         let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
         Self {
             schema_version: PREAUTH_SCHEMA_VERSION,
@@ -157,11 +152,7 @@ impl PreAuthState {
 
     /// Whether `candidate` is this login's `state`, compared in constant time.
     pub fn matches_state(&self, candidate: &str) -> bool {
-        self.csrf_state
-            .expose()
-            .as_bytes()
-            .ct_eq(candidate.as_bytes())
-            .into()
+        self.csrf_state.expose().as_bytes().ct_eq(candidate.as_bytes()).into()
     }
 
     /// How long ago the login started, at `now` (negative if the clock moved back).
@@ -190,25 +181,11 @@ mod tests {
     #[test]
     fn verifier_and_challenge_satisfy_s256() {
         let clock = ManualClock::at_epoch();
-        let s = PreAuthState::new(
-            server("https://a.example"),
-            ProviderKind::Oidc,
-            None,
-            &clock,
-        );
+        let s = PreAuthState::new(server("https://a.example"), ProviderKind::Oidc, None, &clock);
         let verifier = s.pkce_verifier().expose();
-        assert!(
-            (43..=128).contains(&verifier.len()),
-            "verifier length {}",
-            verifier.len()
-        );
-        assert!(
-            verifier
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
-        );
-        let expected =
-            oauth2::PkceCodeChallenge::from_code_verifier_sha256(&s.oauth2_pkce_verifier());
+        assert!((43..=128).contains(&verifier.len()), "verifier length {}", verifier.len());
+        assert!(verifier.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c)));
+        let expected = oauth2::PkceCodeChallenge::from_code_verifier_sha256(&s.oauth2_pkce_verifier());
         assert_eq!(s.pkce_challenge(), expected.as_str());
         assert_eq!(expected.method().as_str(), s.pkce_challenge_method());
         assert_ne!(s.pkce_challenge(), verifier);
@@ -217,18 +194,8 @@ mod tests {
     #[test]
     fn every_login_gets_fresh_secrets() {
         let clock = ManualClock::at_epoch();
-        let a = PreAuthState::new(
-            server("https://a.example"),
-            ProviderKind::Oidc,
-            None,
-            &clock,
-        );
-        let b = PreAuthState::new(
-            server("https://a.example"),
-            ProviderKind::Oidc,
-            None,
-            &clock,
-        );
+        let a = PreAuthState::new(server("https://a.example"), ProviderKind::Oidc, None, &clock);
+        let b = PreAuthState::new(server("https://a.example"), ProviderKind::Oidc, None, &clock);
         assert_ne!(a.pkce_verifier(), b.pkce_verifier());
         assert_ne!(a.csrf_state(), b.csrf_state());
         assert_ne!(a.nonce(), b.nonce());
@@ -242,12 +209,7 @@ mod tests {
     #[test]
     fn debug_shows_no_secret() {
         let clock = ManualClock::at_epoch();
-        let s = PreAuthState::new(
-            server("https://a.example"),
-            ProviderKind::Oidc,
-            None,
-            &clock,
-        );
+        let s = PreAuthState::new(server("https://a.example"), ProviderKind::Oidc, None, &clock);
         let shown = format!("{s:?}");
         for secret in [s.pkce_verifier(), s.csrf_state(), s.nonce()] {
             assert!(!shown.contains(secret.expose()), "{shown}");
@@ -259,24 +221,14 @@ mod tests {
     #[test]
     fn json_omits_return_to_when_absent_and_keeps_it_when_present() {
         let clock = ManualClock::at_epoch();
-        let without = PreAuthState::new(
-            server("https://a.example"),
-            ProviderKind::Oidc,
-            None,
-            &clock,
-        );
+        let without = PreAuthState::new(server("https://a.example"), ProviderKind::Oidc, None, &clock);
         let json = serde_json::to_value(&without).unwrap();
         assert!(json.get("return_to").is_none(), "{json}");
         assert_eq!(json["schema_version"], 1);
         assert_eq!(json["created_at"], "2026-01-01T00:00:00Z");
 
         let to = ReturnTo::parse("/rooms/7?tab=chat").unwrap();
-        let with = PreAuthState::new(
-            server("https://a.example"),
-            ProviderKind::Oidc,
-            Some(to.clone()),
-            &clock,
-        );
+        let with = PreAuthState::new(server("https://a.example"), ProviderKind::Oidc, Some(to.clone()), &clock);
         let json = serde_json::to_value(&with).unwrap();
         assert_eq!(json["return_to"], "/rooms/7?tab=chat");
         let back: PreAuthState = serde_json::from_value(json).unwrap();
@@ -303,20 +255,14 @@ mod tests {
         assert_eq!(s.server().as_str(), "https://a.example/");
         assert_eq!(s.provider(), ProviderKind::Oidc);
         // The RFC 7636 appendix B example pair.
-        let expected =
-            oauth2::PkceCodeChallenge::from_code_verifier_sha256(&s.oauth2_pkce_verifier());
+        let expected = oauth2::PkceCodeChallenge::from_code_verifier_sha256(&s.oauth2_pkce_verifier());
         assert_eq!(s.pkce_challenge(), expected.as_str());
     }
 
     #[test]
     fn a_tampered_return_to_does_not_load() {
         let clock = ManualClock::at_epoch();
-        let s = PreAuthState::new(
-            server("https://a.example"),
-            ProviderKind::Oidc,
-            None,
-            &clock,
-        );
+        let s = PreAuthState::new(server("https://a.example"), ProviderKind::Oidc, None, &clock);
         let mut json = serde_json::to_value(&s).unwrap();
         json["return_to"] = "//evil.example".into();
         assert!(serde_json::from_value::<PreAuthState>(json).is_err());
@@ -325,12 +271,7 @@ mod tests {
     #[test]
     fn expiry_is_thirty_minutes_exclusive_and_tolerates_small_backward_steps() {
         let clock = ManualClock::at_epoch();
-        let s = PreAuthState::new(
-            server("https://a.example"),
-            ProviderKind::Oidc,
-            None,
-            &clock,
-        );
+        let s = PreAuthState::new(server("https://a.example"), ProviderKind::Oidc, None, &clock);
         let t0 = s.created_at();
         assert!(!s.is_expired_at(t0));
         assert!(!s.is_expired_at(t0 + Duration::seconds(29 * 60 + 59)));

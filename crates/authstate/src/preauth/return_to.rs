@@ -265,10 +265,7 @@ fn check(input: &str) -> Result<(), ReturnToError> {
         return Err(E::Backslash);
     }
     let path_end = input.find(['?', '#']).unwrap_or(input.len());
-    if input
-        .get(..path_end)
-        .is_some_and(|path| path.contains("//"))
-    {
+    if input.get(..path_end).is_some_and(|path| path.contains("//")) {
         return Err(E::EmptySegment);
     }
     check_encoding(input)?;
@@ -334,19 +331,14 @@ fn decode_round(input: &[u8]) -> Result<Option<Vec<u8>>, ReturnToError> {
 }
 
 fn hex(b: u8) -> Option<u8> {
-    char::from(b)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
+    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
 /// Resolves the path against a fixed base the way a browser would and checks
 /// that it stays there. Fails closed.
 fn check_origin(input: &str) -> Result<(), ReturnToError> {
     const BASE: &str = "https://authstate.invalid/";
-    if !matches!(
-        Url::parse(input),
-        Err(url::ParseError::RelativeUrlWithoutBase)
-    ) {
+    if !matches!(Url::parse(input), Err(url::ParseError::RelativeUrlWithoutBase)) {
         return Err(ReturnToError::AbsoluteUrl);
     }
     let resolved = Url::parse(BASE).and_then(|base| base.join(input));
@@ -371,15 +363,7 @@ mod tests {
 
     #[test]
     fn ordinary_paths_round_trip_unchanged() {
-        for ok in [
-            "/",
-            "/a?b=c#d",
-            "/@user",
-            "/café/ünïcode",
-            "/日本",
-            "/a/b/",
-            "/%2e%2e/x",
-        ] {
+        for ok in ["/", "/a?b=c#d", "/@user", "/café/ünïcode", "/日本", "/a/b/", "/%2e%2e/x"] {
             let r = ReturnTo::parse(ok).unwrap_or_else(|e| panic!("{ok:?} refused: {e}"));
             assert_eq!(r.as_str(), ok);
             assert_eq!(r.to_string(), ok);
@@ -415,23 +399,13 @@ mod tests {
             assert_eq!(ReturnTo::parse(input), Err(*want), "input {input:?}");
         }
         let long = format!("/{}", "a".repeat(ReturnTo::MAX_LEN));
-        assert_eq!(
-            ReturnTo::parse(&long),
-            Err(E::TooLong {
-                len: ReturnTo::MAX_LEN + 1
-            })
-        );
+        assert_eq!(ReturnTo::parse(&long), Err(E::TooLong { len: ReturnTo::MAX_LEN + 1 }));
         assert!(ReturnTo::parse(&long[..ReturnTo::MAX_LEN]).is_ok());
     }
 
     #[test]
     fn a_query_may_hold_double_slashes_and_literal_percents() {
-        for ok in [
-            "/a?u=https://x.example/p",
-            "/q?x=100%",
-            "/q?x=%2541",
-            "/a#//frag",
-        ] {
+        for ok in ["/a?u=https://x.example/p", "/q?x=100%", "/q?x=%2541", "/a#//frag"] {
             assert!(ReturnTo::parse(ok).is_ok(), "{ok:?}");
         }
     }

@@ -22,7 +22,12 @@ fn encode<T: serde::Serialize>(key: &str, value: &T) -> Result<String, StorageEr
 /// the first failure, so a record never claims tokens that were not written.
 /// `serial` is the serial of the tokens in the secret store; it moves only
 /// when a token write succeeds.
-pub(super) fn run_effects(info: &ServerInfo, stores: &Stores, step: &Step, serial: &mut u64) -> Result<(), StorageError> {
+pub(super) fn run_effects(
+    info: &ServerInfo,
+    stores: &Stores,
+    step: &Step,
+    serial: &mut u64,
+) -> Result<(), StorageError> {
     let alias = info.alias.as_str();
     for effect in &step.effects {
         match effect {
@@ -96,7 +101,10 @@ pub(crate) fn restore_state(record: &ServerRecord, stores: &Stores) -> Result<Re
         Ok(r) if schema::is_supported(r.schema_version) => r,
         Ok(r) => {
             tracing::error!(server = %info.id, version = r.schema_version, "tokens written by a newer version; not read");
-            return Err(StorageError::Corrupt { key, detail: format!("unsupported schema_version {}", r.schema_version) });
+            return Err(StorageError::Corrupt {
+                key,
+                detail: format!("unsupported schema_version {}", r.schema_version),
+            });
         }
         Err(e) => {
             // serde's message can quote the input: log only its category.

@@ -32,7 +32,10 @@ impl ServerSession {
 
     /// Like [`fresh_access_token`](Self::fresh_access_token), giving up with
     /// `Cancelled` when `cancel` fires. The refresh itself is not interrupted.
-    pub async fn fresh_access_token_with(self: &Arc<Self>, cancel: Option<&CancelToken>) -> Result<Secret, SessionError> {
+    pub async fn fresh_access_token_with(
+        self: &Arc<Self>,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Secret, SessionError> {
         if let Some(token) = self.valid_access_token() {
             return Ok(token);
         }
@@ -143,7 +146,11 @@ impl ServerSession {
             None
         };
         let work = move || async move { me.run_refresh(generation).await }.boxed();
-        self.flight.join_or_start(precheck, work, Err(SessionError::Internal("no tokio runtime for the refresh".into())))
+        self.flight.join_or_start(
+            precheck,
+            work,
+            Err(SessionError::Internal("no tokio runtime for the refresh".into())),
+        )
     }
 
     /// The detached exchange: one token request, then its result applied.
@@ -183,7 +190,8 @@ impl ServerSession {
             }
             Err(error @ RefreshError::Transient { .. }) => {
                 let mut memo = self.memo.lock();
-                let retry_after = if let RefreshError::Transient { retry_after, .. } = &error { *retry_after } else { None };
+                let retry_after =
+                    if let RefreshError::Transient { retry_after, .. } = &error { *retry_after } else { None };
                 memo.backoff.record_failure(&self.config.backoff, now, retry_after);
                 let wait = memo.backoff.wait(now);
                 drop(memo);

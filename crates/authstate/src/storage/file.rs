@@ -92,8 +92,7 @@ fn move_aside(path: &Path, detail: &str) -> Result<PathBuf, StorageError> {
 }
 
 fn write_atomically(path: &Path, doc: &Document) -> Result<(), StorageError> {
-    let bytes = serde_json::to_vec(doc)
-        .map_err(|e| StorageError::Unavailable(format!("cannot encode store: {e}")))?;
+    let bytes = serde_json::to_vec(doc).map_err(|e| StorageError::Unavailable(format!("cannot encode store: {e}")))?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

@@ -47,7 +47,10 @@ fn map_error(key: &str, error: KeyringError) -> StorageError {
     match error {
         KeyringError::NoEntry => StorageError::NotFound(key.into()),
         KeyringError::BadEncoding(_) | KeyringError::BadDataFormat(..) | KeyringError::BadStoreFormat(_) => {
-            StorageError::Corrupt { key: key.into(), detail: "credential store entry is not valid UTF-8 or data".into() }
+            StorageError::Corrupt {
+                key: key.into(),
+                detail: "credential store entry is not valid UTF-8 or data".into(),
+            }
         }
         // Locked, unreachable, unsupported or refused: the store cannot be used now.
         // Only the variant's description is kept: platform errors never carry a secret,

@@ -148,7 +148,12 @@ pub fn harness(refresher: Arc<dyn Refresher>) -> Harness {
     Harness { manager, secrets, kv, clock }
 }
 
-pub fn reopen(secrets: &MemoryStore, kv: &MemoryStore, clock: &ManualClock, refresher: Arc<dyn Refresher>) -> ServerManager {
+pub fn reopen(
+    secrets: &MemoryStore,
+    kv: &MemoryStore,
+    clock: &ManualClock,
+    refresher: Arc<dyn Refresher>,
+) -> ServerManager {
     let config = ManagerConfig::new(Arc::new(secrets.clone()), Arc::new(kv.clone()))
         .with_clock(Arc::new(clock.clone()))
         .with_backoff(BackoffPolicy { initial: time::Duration::ZERO, max: time::Duration::ZERO })
