@@ -7,6 +7,8 @@
 //! ([`storage`]), refresh single-flight through a backend's [`Refresher`], and
 //! never lose tokens on a transient failure. See `DESIGN.md` for the invariants.
 
+#![warn(missing_docs)]
+
 pub mod cancel;
 pub mod clock;
 pub mod drafts;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use super::{KeyValueStore, SecretStore, StorageError};
+use super::{KeyValueStore, StorageError};
 
 const FILE_FORMAT: u32 = 1;
 
@@ -25,7 +25,7 @@ struct Document {
     entries: BTreeMap<String, String>,
 }
 
-/// A [`KeyValueStore`] (and, for tests and headless hosts, a [`SecretStore`]:
+/// A [`KeyValueStore`] (and, for tests and headless hosts, a [`SecretStore`](super::SecretStore):
 /// the file is created `0600` but not encrypted) kept in one JSON file.
 #[derive(Debug)]
 pub struct FileStore {
@@ -47,7 +47,11 @@ impl FileStore {
                     let detail = format!("unknown file format {}", doc.format);
                     (BTreeMap::new(), Some(move_aside(&path, &detail)?))
                 }
-                Err(e) => (BTreeMap::new(), Some(move_aside(&path, &e.to_string())?)),
+                Err(e) => {
+                    // serde's message can quote the input (a token, in a secrets file): position only.
+                    let detail = format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column());
+                    (BTreeMap::new(), Some(move_aside(&path, &detail)?))
+                }
             },
             Err(e) if e.kind() == ErrorKind::NotFound => (BTreeMap::new(), None),
             Err(e) => return Err(unavailable(&path, &e)),
@@ -143,19 +147,7 @@ impl KeyValueStore for FileStore {
     }
 }
 
-impl SecretStore for FileStore {
-    fn get(&self, key: &str) -> Result<String, StorageError> {
-        KeyValueStore::get(self, key)
-    }
-
-    fn set(&self, key: &str, value: &str) -> Result<(), StorageError> {
-        KeyValueStore::set(self, key, value)
-    }
-
-    fn delete(&self, key: &str) -> Result<(), StorageError> {
-        KeyValueStore::delete(self, key)
-    }
-}
+super::secret_store_via_key_value!(FileStore);
 
 #[cfg(test)]
 mod tests {

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
-use super::{KeyValueStore, SecretStore, StorageError};
+use super::{KeyValueStore, StorageError};
 
-/// A memory-backed [`SecretStore`] and [`KeyValueStore`]. Clones share content.
+/// A memory-backed [`SecretStore`](super::SecretStore) and [`KeyValueStore`]. Clones share content.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     entries: Arc<Mutex<BTreeMap<String, String>>>,
@@ -75,19 +75,7 @@ impl KeyValueStore for MemoryStore {
     }
 }
 
-impl SecretStore for MemoryStore {
-    fn get(&self, key: &str) -> Result<String, StorageError> {
-        KeyValueStore::get(self, key)
-    }
-
-    fn set(&self, key: &str, value: &str) -> Result<(), StorageError> {
-        KeyValueStore::set(self, key, value)
-    }
-
-    fn delete(&self, key: &str) -> Result<(), StorageError> {
-        KeyValueStore::delete(self, key)
-    }
-}
+super::secret_store_via_key_value!(MemoryStore);
 
 #[cfg(test)]
 mod tests {

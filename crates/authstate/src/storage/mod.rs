@@ -6,6 +6,28 @@
 //! Their errors tell a locked or unreachable store ([`StorageError::Unavailable`])
 //! from a missing entry and a corrupt one: a locked store is never read as empty.
 
+/// Implements [`SecretStore`] for a [`KeyValueStore`] type by delegation.
+/// Explicit per type on purpose: a blanket impl would make every host
+/// key-value store (UserDefaults, SharedPreferences) a secret store.
+macro_rules! secret_store_via_key_value {
+    ($store:ty) => {
+        impl $crate::storage::SecretStore for $store {
+            fn get(&self, key: &str) -> Result<String, $crate::storage::StorageError> {
+                $crate::storage::KeyValueStore::get(self, key)
+            }
+
+            fn set(&self, key: &str, value: &str) -> Result<(), $crate::storage::StorageError> {
+                $crate::storage::KeyValueStore::set(self, key, value)
+            }
+
+            fn delete(&self, key: &str) -> Result<(), $crate::storage::StorageError> {
+                $crate::storage::KeyValueStore::delete(self, key)
+            }
+        }
+    };
+}
+pub(crate) use secret_store_via_key_value;
+
 mod file;
 #[cfg(feature = "keyring")]
 mod keyring;
