@@ -1,3 +1,4 @@
+// Unit tests of `drafts.rs`, compiled only under #[cfg(test)] (included with #[path]).
 use super::*;
 use crate::clock::ManualClock;
 use crate::storage::MemoryStore;

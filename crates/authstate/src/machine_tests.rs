@@ -1,3 +1,4 @@
+// Unit tests of `machine.rs`, compiled only under #[cfg(test)] (included with #[path]).
 use super::*;
 use crate::model::{Secret, TokenGrant};
 use time::macros::datetime;
