@@ -9,10 +9,13 @@
 
 #![warn(missing_docs)]
 
+pub mod backends;
 pub mod cancel;
 pub mod clock;
 pub mod drafts;
 pub mod guard;
+pub mod http;
+pub mod login;
 pub mod machine;
 pub mod manager;
 pub mod model;
@@ -22,19 +25,23 @@ pub mod revision;
 pub mod session;
 pub mod storage;
 
+pub use backends::Backends;
 pub use cancel::{CancelReason, CancelToken};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use drafts::DraftStore;
 pub use guard::{GuardDecision, RouteTemplates};
+pub use http::{AuthedClient, FailureReason, HttpFailure, ResponseVerdict};
+pub use login::{Authenticator, LoginOutcome};
+pub use backends::oidc::LoginError;
 pub use manager::{ManagerConfig, ManagerError, ServerManager};
 pub use model::{
     Alias, ExpiryReason, Provider, ProviderKind, Secret, ServerId, ServerInfo, SessionState, StateKind, TokenGrant,
     Tokens,
 };
 pub use preauth::{PreAuthState, PreAuthStore, ReturnTo};
-pub use refresh::{RefreshError, Refresher, RefresherFactory, TransientKind};
+pub use refresh::{RefreshError, Refresher, RefresherFactory, Revocation, TransientKind};
 pub use revision::{Change, SessionObserver, Subscription};
-pub use session::{ServerSession, SessionError};
+pub use session::{RevocationOutcome, ServerSession, SessionError, SignOutReport};
 
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]

@@ -16,7 +16,9 @@ use parking_lot::{Mutex, RwLock};
 
 pub use config::ManagerConfig;
 
+use crate::clock::SharedClock;
 use crate::guard::{self, GuardDecision, RouteServer};
+use crate::preauth::PreAuthStore;
 use crate::model::{Alias, Provider, ServerId, ServerInfo, ServerInputError, SessionState, StateKind};
 use crate::revision::{RevisionHub, SessionObserver, Subscription};
 use crate::session::{Restored, ServerSession, SessionParts, Stores, restore_state, write_record};
@@ -68,6 +70,7 @@ struct Inner {
     hub: Arc<RevisionHub>,
     config: ManagerConfig,
     report: RestoreReport,
+    preauth: PreAuthStore,
 }
 
 impl std::fmt::Debug for ServerManager {
@@ -111,8 +114,19 @@ impl ServerManager {
         }
         sessions.sort_by(|a, b| a.info().alias.cmp(&b.info().alias));
         report.restored = sessions.len();
-        let inner = Inner { servers: RwLock::new(sessions), registry: Mutex::new(()), hub, config, report };
+        let preauth = PreAuthStore::new(Arc::clone(&config.secrets), Arc::clone(&config.clock));
+        let inner = Inner { servers: RwLock::new(sessions), registry: Mutex::new(()), hub, config, report, preauth };
         Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// The pending browser logins, kept in this manager's secret store.
+    pub fn preauth(&self) -> &PreAuthStore {
+        &self.inner.preauth
+    }
+
+    /// The clock every expiry and TTL is measured by.
+    pub fn clock(&self) -> SharedClock {
+        Arc::clone(&self.inner.config.clock)
     }
 
     /// What [`open`](Self::open) found.

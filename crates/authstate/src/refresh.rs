@@ -20,11 +20,30 @@ use time::{Duration, OffsetDateTime};
 
 use crate::model::{ServerInfo, TokenGrant, Tokens};
 
-/// Exchanges a refresh token for new tokens. Implemented by each backend.
+/// What a session needs from its backend: exchanging a refresh token for new
+/// tokens, and revoking tokens at the server on sign-out. Implemented by each
+/// backend.
 #[async_trait]
 pub trait Refresher: Send + Sync {
     /// One token request. Must not retry by itself: the caller owns backoff.
     async fn refresh(&self, server: &ServerInfo, tokens: &Tokens) -> Result<TokenGrant, RefreshError>;
+
+    /// Revokes `tokens` at the server (RFC 7009 or the backend's logout).
+    /// Best effort: the session is already signed out locally, whatever this
+    /// returns. The default has nothing to revoke.
+    async fn revoke(&self, server: &ServerInfo, tokens: &Tokens) -> Result<Revocation, RefreshError> {
+        let _ = (server, tokens);
+        Ok(Revocation::NotSupported)
+    }
+}
+
+/// What a server-side revocation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Revocation {
+    /// The server accepted the revocation.
+    Revoked,
+    /// The server offers no revocation; the tokens live until they expire.
+    NotSupported,
 }
 
 /// Chooses the refresher for each server (one per backend kind, typically).

@@ -10,6 +10,7 @@
 //! serialise on a commit lock that readers never take.
 
 mod persist;
+mod sign_out;
 mod tokens;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use crate::revision::RevisionHub;
 use crate::storage::{KeyValueStore, SecretStore, StorageError};
 
 pub(crate) use persist::{Restored, restore_state, write_record};
+pub use sign_out::{RevocationOutcome, SignOutReport};
 
 /// Default proactive refresh threshold: tokens expiring within 300 s are refreshed before use.
 pub const DEFAULT_REFRESH_THRESHOLD: Duration = Duration::seconds(300);

@@ -59,6 +59,10 @@ pub struct PreAuthState {
     created_at: OffsetDateTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     return_to: Option<ReturnTo>,
+    /// The redirect URI sent with the authorization request, when it differs
+    /// from the server's configured one (a loopback receiver's ephemeral port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    redirect_uri: Option<String>,
 }
 
 impl PreAuthState {
@@ -76,7 +80,20 @@ impl PreAuthState {
             nonce: Secret::new(oauth2::CsrfToken::new_random().secret().as_str()),
             created_at: clock.now(),
             return_to,
+            redirect_uri: None,
         }
+    }
+
+    /// The same login, sent with `redirect_uri` instead of the server's
+    /// configured one; the code exchange repeats it, as OAuth requires.
+    pub fn with_redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(redirect_uri.into());
+        self
+    }
+
+    /// The redirect URI this login used, when it overrode the configured one.
+    pub fn redirect_uri(&self) -> Option<&str> {
+        self.redirect_uri.as_deref()
     }
 
     /// The JSON shape version this entry was written with.

@@ -1,0 +1,248 @@
+//! The browser half of an OIDC login: the authorization URL (PKCE S256,
+//! state, nonce, `offline_access` with `prompt=consent`), reading the
+//! callback, and the code exchange with ID token validation.
+
+use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType};
+use openidconnect::{
+    AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RequestTokenError, Scope,
+    TokenResponse,
+};
+use url::Url;
+
+use super::{DiscoveryError, OidcBackend, client};
+use crate::http::TransportError;
+use crate::model::{OidcConfig, Secret, TokenGrant};
+use crate::preauth::{PreAuthError, PreAuthState};
+use crate::session::SessionError;
+
+/// Why a login could not start or complete, by what the caller should do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// No server with that alias (or it was removed during the login).
+    #[error("unknown server {0:?}")]
+    UnknownServer(String),
+    /// The server does not sign in through this flow (wrong backend kind).
+    #[error("server {0:?} does not use this sign-in method")]
+    WrongProvider(String),
+    /// The return path is not a safe relative path; nothing was started.
+    #[error("return path refused: {0}")]
+    InvalidReturnTo(String),
+    /// The user or the provider ended the login (`error=access_denied`, …).
+    /// Show the message and let the user start again.
+    #[error("sign-in ended by the provider: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Denied {
+        /// The OAuth error code.
+        error: String,
+        /// The provider's description, if any.
+        description: Option<String>,
+    },
+    /// The callback does not belong to a login started here (a tampered or
+    /// replayed `state`), or was already used. Start the sign-in again.
+    #[error("sign-in callback does not match a pending sign-in; start again")]
+    StateMismatch,
+    /// The login took longer than 30 minutes. Start it again.
+    #[error("sign-in took too long ({age_secs} s); start again")]
+    Expired {
+        /// How old the pending login was.
+        age_secs: i64,
+    },
+    /// The callback URL is malformed (no code, another redirect target, an
+    /// issuer mix-up). Start the sign-in again.
+    #[error("invalid sign-in callback: {0}")]
+    InvalidCallback(String),
+    /// The provider refused the code (replayed, expired, wrong verifier).
+    /// Start the sign-in again.
+    #[error("the provider refused the sign-in code: {0}")]
+    CodeRejected(String),
+    /// The ID token failed validation (signature, issuer, audience, nonce,
+    /// expiry). Nothing was stored; start again, and report it if it repeats.
+    #[error("ID token rejected: {0}")]
+    InvalidIdToken(String),
+    /// The provider could not be reached; nothing changed. Try again later
+    /// (the pending login was consumed only if the code exchange had started).
+    #[error("identity provider unreachable: {0}")]
+    Unreachable(TransportError),
+    /// The provider's configuration or answers are unusable (bad discovery,
+    /// issuer mismatch, a token response without a token).
+    #[error("identity provider misconfigured: {0}")]
+    Configuration(String),
+    /// The pending-login or token storage failed. Try again later.
+    #[error("sign-in storage failed: {0}")]
+    Storage(String),
+    /// The session refused the result (a caller bug or a removed server).
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+impl From<DiscoveryError> for LoginError {
+    fn from(error: DiscoveryError) -> Self {
+        match error {
+            DiscoveryError::Unreachable(transport) => Self::Unreachable(transport),
+            invalid @ DiscoveryError::Invalid { .. } => Self::Configuration(invalid.to_string()),
+        }
+    }
+}
+
+impl From<PreAuthError> for LoginError {
+    fn from(error: PreAuthError) -> Self {
+        match error {
+            PreAuthError::Unknown => Self::StateMismatch,
+            PreAuthError::Expired { age_secs } => Self::Expired { age_secs },
+            other => Self::Storage(other.to_string()),
+        }
+    }
+}
+
+/// The parameters of a redirect back from the provider. Never logged: the
+/// code is a credential.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Callback {
+    /// Where the browser was sent (the URL without its query).
+    pub target: Url,
+    /// `state`.
+    pub state: Option<String>,
+    /// `code`.
+    pub code: Option<Secret>,
+    /// `error`.
+    pub error: Option<String>,
+    /// `error_description`.
+    pub error_description: Option<String>,
+    /// `iss` (RFC 9207).
+    pub issuer: Option<String>,
+}
+
+impl std::fmt::Debug for Callback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callback")
+            .field("target", &self.target.as_str())
+            .field("has_state", &self.state.is_some())
+            .field("has_code", &self.code.is_some())
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Callback {
+    /// Reads a callback URL (query parameters, or a fragment for providers
+    /// that answer that way).
+    pub fn parse(callback_url: &str) -> Result<Self, LoginError> {
+        let mut url = Url::parse(callback_url.trim())
+            .map_err(|e| LoginError::InvalidCallback(format!("not a URL: {e}")))?;
+        let params: Vec<(String, String)> = match url.query() {
+            Some(_) => url.query_pairs().into_owned().collect(),
+            None => url
+                .fragment()
+                .map(|f| url::form_urlencoded::parse(f.as_bytes()).into_owned().collect())
+                .unwrap_or_default(),
+        };
+        let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let callback = Self {
+            state: get("state"),
+            code: get("code").map(Secret::new),
+            error: get("error"),
+            error_description: get("error_description"),
+            issuer: get("iss"),
+            target: {
+                url.set_query(None);
+                url.set_fragment(None);
+                url
+            },
+        };
+        Ok(callback)
+    }
+
+    /// Whether this callback arrived at `redirect_uri` (scheme, host, port
+    /// and path equal; the query is ignored).
+    pub fn arrived_at(&self, redirect_uri: &str) -> bool {
+        let Ok(mut expected) = Url::parse(redirect_uri) else { return false };
+        expected.set_query(None);
+        expected.set_fragment(None);
+        expected == self.target
+    }
+}
+
+impl OidcBackend {
+    /// The authorization URL for the pending login `pre`: code flow, PKCE
+    /// S256, `state`, `nonce`, `openid offline_access` plus the configured
+    /// scopes, and `prompt=consent` (without it some providers, oidc-provider
+    /// among them, drop `offline_access` and issue no refresh token).
+    pub async fn authorization_url(&self, config: &OidcConfig, pre: &PreAuthState) -> Result<Url, LoginError> {
+        let metadata = self.discover(config).await?;
+        let redirect = pre.redirect_uri().unwrap_or(&config.redirect_uri);
+        let client = client(&metadata, config, redirect).map_err(LoginError::Configuration)?;
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&pre.oauth2_pkce_verifier());
+        let state = pre.csrf_state().expose().to_owned();
+        let nonce = pre.nonce().expose().to_owned();
+        let mut request = client
+            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, move || CsrfToken::new(state), move || {
+                Nonce::new(nonce)
+            })
+            .set_pkce_challenge(challenge)
+            .add_scope(Scope::new("offline_access".into()))
+            .add_prompt(CoreAuthPrompt::Consent);
+        for scope in config.scopes.iter().filter(|s| !matches!(s.as_str(), "openid" | "offline_access")) {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let (url, _, _) = request.url();
+        Ok(url)
+    }
+
+    /// Exchanges `code` with `pre`'s PKCE verifier and validates the ID token
+    /// (signature, issuer, audience, nonce, expiry by the injected clock).
+    pub async fn exchange_code(
+        &self,
+        config: &OidcConfig,
+        pre: &PreAuthState,
+        code: &Secret,
+    ) -> Result<TokenGrant, LoginError> {
+        let metadata = self.discover(config).await?;
+        let redirect = pre.redirect_uri().unwrap_or(&config.redirect_uri);
+        let client = client(&metadata, config, redirect).map_err(LoginError::Configuration)?;
+        let response = client
+            .exchange_code(AuthorizationCode::new(code.expose().to_owned()))
+            .map_err(|e| LoginError::Configuration(e.to_string()))?
+            .set_pkce_verifier(pre.oauth2_pkce_verifier())
+            .request_async(self.http())
+            .await
+            .map_err(code_exchange_error)?;
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| LoginError::Configuration("the token response carries no ID token".into()))?;
+        let clock = std::sync::Arc::clone(self.clock());
+        let verifier = client.id_token_verifier().set_time_fn(move || {
+            let nanos = clock.unix_nanos();
+            chrono::DateTime::from_timestamp_nanos(i64::try_from(nanos).unwrap_or(i64::MAX))
+        });
+        let nonce = Nonce::new(pre.nonce().expose().to_owned());
+        if let Err(error) = id_token.claims(&verifier, &nonce) {
+            tracing::warn!(issuer = %config.issuer, error = %error, "ID token rejected at sign-in");
+            return Err(LoginError::InvalidIdToken(error.to_string()));
+        }
+        Ok(TokenGrant {
+            access: Secret::new(response.access_token().secret().as_str()),
+            refresh: response.refresh_token().map(|t| Secret::new(t.secret().as_str())),
+            id_token: Some(Secret::new(id_token.to_string())),
+            expires_in: response.expires_in().map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        })
+    }
+}
+
+fn code_exchange_error(
+    error: RequestTokenError<TransportError, openidconnect::StandardErrorResponse<CoreErrorResponseType>>,
+) -> LoginError {
+    match error {
+        RequestTokenError::ServerResponse(answer) => {
+            let detail = answer.error_description().cloned().unwrap_or_else(|| answer.error().to_string());
+            match answer.error() {
+                CoreErrorResponseType::InvalidGrant => LoginError::CodeRejected(detail),
+                _ => LoginError::Configuration(format!("{}: {detail}", answer.error())),
+            }
+        }
+        RequestTokenError::Request(transport) => LoginError::Unreachable(transport),
+        RequestTokenError::Parse(e, _) => {
+            LoginError::Unreachable(TransportError::Body { detail: format!("unparseable token response: {e}") })
+        }
+        RequestTokenError::Other(detail) => LoginError::Unreachable(TransportError::Body { detail }),
+    }
+}

@@ -1,0 +1,144 @@
+//! Signing in and out of a server, whatever its backend: the public face of
+//! the login flows over a [`ServerManager`] and its [`Backends`].
+//!
+//! Guarantees: the pending login is persisted before the authorization URL is
+//! handed out; a callback is accepted once, only for a login started here,
+//! within 30 minutes, at the redirect URI that login used, from the issuer it
+//! was sent to; the return path handed back has been validated twice.
+
+use std::sync::Arc;
+
+use url::Url;
+
+use crate::backends::Backends;
+use crate::backends::oidc::{Callback, LoginError};
+use crate::manager::ServerManager;
+use crate::model::{Provider, ProviderKind, ServerInfo};
+use crate::preauth::{PreAuthState, ReturnTo};
+use crate::session::{ServerSession, SessionError, SignOutReport};
+
+/// A completed login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginOutcome {
+    /// The server now signed in.
+    pub server: ServerInfo,
+    /// Where to send the user, validated again; `None` means the app's default route.
+    pub return_to: Option<ReturnTo>,
+    /// False when the tokens are active but could not be saved yet (they are
+    /// saved with the next change; the error was logged).
+    pub persisted: bool,
+}
+
+/// Starts and completes logins, and signs out, for a manager's servers.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    manager: ServerManager,
+    backends: Arc<Backends>,
+}
+
+impl Authenticator {
+    /// Logins for `manager`'s servers through `backends` (the same backends the
+    /// manager refreshes with).
+    pub fn new(manager: ServerManager, backends: Arc<Backends>) -> Self {
+        Self { manager, backends }
+    }
+
+    /// The manager this signs in to.
+    pub fn manager(&self) -> &ServerManager {
+        &self.manager
+    }
+
+    /// Starts a browser login to the server `alias`, redirecting to its
+    /// configured redirect URI. Returns the URL to open. `return_to` must be a
+    /// safe relative path (see [`ReturnTo`]).
+    pub async fn begin_login(&self, alias: &str, return_to: Option<&str>) -> Result<Url, LoginError> {
+        self.begin(alias, return_to, None).await
+    }
+
+    /// Like [`begin_login`](Self::begin_login), redirecting to `redirect_uri`
+    /// instead (a [`LoopbackReceiver`](crate::backends::oidc::LoopbackReceiver)'s URI).
+    pub async fn begin_login_with_redirect(
+        &self,
+        alias: &str,
+        return_to: Option<&str>,
+        redirect_uri: &str,
+    ) -> Result<Url, LoginError> {
+        self.begin(alias, return_to, Some(redirect_uri)).await
+    }
+
+    async fn begin(&self, alias: &str, return_to: Option<&str>, redirect: Option<&str>) -> Result<Url, LoginError> {
+        let session = self.session(alias)?;
+        let info = session.info();
+        let Provider::Oidc(config) = &info.provider else { return Err(LoginError::WrongProvider(alias.to_owned())) };
+        let return_to =
+            return_to.map(ReturnTo::parse).transpose().map_err(|e| LoginError::InvalidReturnTo(e.to_string()))?;
+        let mut pending = PreAuthState::new(info.id.clone(), ProviderKind::Oidc, return_to, self.clock().as_ref());
+        if let Some(redirect) = redirect {
+            pending = pending.with_redirect_uri(redirect);
+        }
+        let url = self.backends.oidc().authorization_url(config, &pending).await?;
+        self.manager.preauth().save(&pending)?;
+        tracing::info!(server = %info.id, issuer = %config.issuer, "sign-in started");
+        Ok(url)
+    }
+
+    /// Completes a login from the redirect the browser followed: checks the
+    /// pending login (state, age, redirect target, issuer), exchanges the
+    /// code, validates the ID token, and makes the session `Active`.
+    pub async fn complete_login(&self, callback_url: &str) -> Result<LoginOutcome, LoginError> {
+        let callback = Callback::parse(callback_url)?;
+        let Some(state) = callback.state.as_deref() else {
+            return Err(LoginError::InvalidCallback("no state parameter".into()));
+        };
+        let pending = self.manager.preauth().consume(state)?;
+        let session = self
+            .manager
+            .session_by_id(pending.server())
+            .ok_or_else(|| LoginError::UnknownServer(pending.server().to_string()))?;
+        let info = session.info().clone();
+        let Provider::Oidc(config) = &info.provider else {
+            return Err(LoginError::WrongProvider(info.alias.to_string()));
+        };
+        let redirect = pending.redirect_uri().unwrap_or(&config.redirect_uri);
+        if !callback.arrived_at(redirect) {
+            tracing::warn!(server = %info.id, "sign-in callback arrived at another redirect URI");
+            return Err(LoginError::InvalidCallback("the callback is not at this login's redirect URI".into()));
+        }
+        if let Some(error) = callback.error {
+            tracing::warn!(server = %info.id, %error, "provider ended the sign-in");
+            return Err(LoginError::Denied { error, description: callback.error_description });
+        }
+        if let Some(issuer) = &callback.issuer {
+            let metadata = self.backends.oidc().discover(config).await?;
+            if metadata.issuer().as_str() != issuer {
+                tracing::warn!(server = %info.id, expected = %config.issuer, "sign-in callback from another issuer (mix-up)");
+                return Err(LoginError::InvalidCallback("the callback names another issuer".into()));
+            }
+        }
+        let Some(code) = &callback.code else {
+            return Err(LoginError::InvalidCallback("no code parameter".into()));
+        };
+        let grant = self.backends.oidc().exchange_code(config, &pending, code).await?;
+        let persisted = match session.sign_in(ProviderKind::Oidc, grant) {
+            Ok(()) => true,
+            Err(SessionError::Storage(_)) => false,
+            Err(other) => return Err(other.into()),
+        };
+        tracing::info!(server = %info.id, persisted, "signed in");
+        Ok(LoginOutcome { server: info, return_to: pending.safe_return_to(), persisted })
+    }
+
+    /// Signs out of `alias`: locally at once, then a best-effort revocation at
+    /// the server (see [`ServerSession::sign_out`]).
+    pub async fn sign_out(&self, alias: &str) -> Result<SignOutReport, LoginError> {
+        Ok(self.session(alias)?.sign_out().await?)
+    }
+
+    fn session(&self, alias: &str) -> Result<Arc<ServerSession>, LoginError> {
+        self.manager.session(alias).ok_or_else(|| LoginError::UnknownServer(alias.to_owned()))
+    }
+
+    fn clock(&self) -> crate::clock::SharedClock {
+        self.manager.clock()
+    }
+}
