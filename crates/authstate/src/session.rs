@@ -16,7 +16,7 @@ mod tokens;
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use crate::cancel::{CancelReason, CancelRegistry, CancelToken, Registration};
 use crate::clock::SharedClock;
@@ -96,7 +96,7 @@ pub(crate) struct Stores {
 
 /// The token fast path, precomputed on every change: the access token of an
 /// `Active` session and the instant (Unix nanoseconds) from which it must be
-/// refreshed before use (`expires_at - threshold`).
+/// refreshed before use ([`Tokens::refresh_due_at`]).
 #[derive(Clone, Default)]
 struct FastToken {
     access: Option<Secret>,
@@ -109,8 +109,8 @@ impl FastToken {
             SessionState::Active { tokens, .. } => Self {
                 access: Some(tokens.access.clone()),
                 use_until_unix_nanos: tokens
-                    .expires_at
-                    .map_or(i128::MAX, |at| at.saturating_sub(threshold).unix_timestamp_nanos()),
+                    .refresh_due_at(threshold)
+                    .map_or(i128::MAX, OffsetDateTime::unix_timestamp_nanos),
             },
             _ => Self::default(),
         }
@@ -130,6 +130,8 @@ struct RefreshMemo {
     backoff: Backoff,
     /// The generation whose refresh token the server rejected: never presented again.
     rejected_generation: Option<u64>,
+    /// What the last transient failure was, reported while its backoff holds.
+    last_transient: Option<TransientKind>,
 }
 
 type FlightResult = Result<(), SessionError>;

@@ -14,6 +14,11 @@ commands:
   bindings  generate the language bindings under bindings/<lang>/generated/";
 
 const KEYRING_TEST: &str = "crates/authstate/tests/keyring_linux.rs";
+/// The pinned real OpenID provider the integration tests start.
+const OIDC_PEER: &str = "tests/peers/oidc";
+/// Set for the Rust layer once the peers are installed: a test that cannot
+/// start its peer then fails instead of skipping.
+const REQUIRE_PEERS: &str = "AUTHSTATE_REQUIRE_PEERS";
 const FFI_PENDING: &str = "bindings arrive with the FFI issue (#4)";
 
 /// How one layer ended.
@@ -75,9 +80,19 @@ fn is_executable(p: &Path) -> bool {
 
 /// Runs `program args…` in `dir` with `PROPTEST_CASES` set, echoing the command.
 fn run(dir: &Path, program: impl Into<OsString>, args: &[&str]) -> Outcome {
+    run_with(dir, program, args, &[])
+}
+
+/// Like [`run`], with extra environment variables.
+fn run_with(dir: &Path, program: impl Into<OsString>, args: &[&str], vars: &[(&str, &str)]) -> Outcome {
     let program = program.into();
     println!("$ {} {}", program.to_string_lossy(), args.join(" "));
-    let status = Command::new(&program).args(args).current_dir(dir).env("PROPTEST_CASES", proptest_cases()).status();
+    let status = Command::new(&program)
+        .args(args)
+        .current_dir(dir)
+        .env("PROPTEST_CASES", proptest_cases())
+        .envs(vars.iter().copied())
+        .status();
     match status {
         Ok(s) if s.success() => Outcome::Passed,
         Ok(s) => Outcome::Failed(format!("exited with {s}")),
@@ -92,7 +107,8 @@ fn proptest_cases() -> String {
 
 fn test() -> ExitCode {
     let root = workspace_root();
-    let layers: [(&str, Layer); 6] = [
+    let layers: [(&str, Layer); 7] = [
+        ("peers", peers_layer),
         ("rust", rust_layer),
         ("keyring", keyring_layer),
         ("python", python_layer),
@@ -131,10 +147,43 @@ fn test() -> ExitCode {
     }
 }
 
-/// Layer 1: Rust unit, property, integration and doc tests, every feature.
+/// Layer 0: installs the pinned real servers the integration tests start
+/// (`npm ci` for oidc-provider). Without node the real-server tests skip
+/// themselves, each printing why.
+fn peers_layer(root: &Path) -> Outcome {
+    let dir = root.join(OIDC_PEER);
+    let missing: Vec<&str> = ["node", "npm"].into_iter().filter(|tool| !on_path(tool)).collect();
+    if !missing.is_empty() {
+        return Outcome::Skipped(format!(
+            "{} not found on PATH: the oidc-provider tests will skip themselves",
+            missing.join(" and ")
+        ));
+    }
+    if peers_installed(root) {
+        println!("{OIDC_PEER}: node_modules up to date with package-lock.json");
+        return Outcome::Passed;
+    }
+    run(&dir, "npm", &["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+}
+
+/// Whether `npm ci` has run since package-lock.json last changed.
+fn peers_installed(root: &Path) -> bool {
+    let dir = root.join(OIDC_PEER);
+    let modified = |p: PathBuf| p.metadata().and_then(|m| m.modified()).ok();
+    match (modified(dir.join("package-lock.json")), modified(dir.join("node_modules/.package-lock.json"))) {
+        (Some(lock), Some(installed)) => installed >= lock,
+        _ => false,
+    }
+}
+
+/// Layer 1: Rust unit, property, integration (real servers included) and
+/// doc tests, every feature.
 fn rust_layer(root: &Path) -> Outcome {
     println!("PROPTEST_CASES={}", proptest_cases());
-    run(root, cargo(), &["test", "--workspace", "--all-features"])
+    let demanded = env::var(REQUIRE_PEERS).is_ok_and(|v| v == "1");
+    let require = if demanded || (on_path("node") && peers_installed(root)) { "1" } else { "0" };
+    println!("{REQUIRE_PEERS}={require}");
+    run_with(root, cargo(), &["test", "--workspace", "--all-features"], &[(REQUIRE_PEERS, require)])
 }
 
 /// Layer 2: the real Linux kernel keyring, inside a throwaway session keyring.

@@ -17,18 +17,33 @@ pub use adapter::{OAuthHttp, TransportError};
 pub use authed::{AuthedClient, FailureReason, HttpFailure};
 pub use funnel::{Challenge, ResponseVerdict};
 
-/// Timeouts of the shared HTTP client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Timeouts and trust of the shared HTTP client.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
     /// Limit for establishing a connection.
     pub connect_timeout: Duration,
     /// Limit for a whole request, from sending to the end of the body.
     pub request_timeout: Duration,
+    /// PEM certificates trusted in addition to the platform's roots (a
+    /// company CA, a development provider's self-signed certificate).
+    pub extra_roots_pem: Vec<String>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { connect_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(30) }
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            extra_roots_pem: Vec::new(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Also trusts the PEM certificate `pem`.
+    pub fn trusting(mut self, pem: impl Into<String>) -> Self {
+        self.extra_roots_pem.push(pem.into());
+        self
     }
 }
 
@@ -41,17 +56,26 @@ pub struct HttpSetupError {
 }
 
 /// Builds the HTTP client every backend shares: rustls with the `ring`
-/// provider (installed as the process default unless the host installed one),
-/// no redirects followed (token endpoints must not redirect; following them
-/// invites SSRF), and the timeouts of `config`.
+/// provider (installed as the process default unless the host installed one)
+/// verifying against the platform's roots plus `config`'s, no redirects
+/// followed (token endpoints must not redirect; following them invites SSRF),
+/// and the timeouts of `config`.
 pub fn build_client(config: HttpConfig) -> Result<reqwest::Client, HttpSetupError> {
     // Err means a provider is already installed; reqwest then uses that one.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    let mut roots = Vec::with_capacity(config.extra_roots_pem.len());
+    for pem in &config.extra_roots_pem {
+        let cert = reqwest::Certificate::from_pem(pem.as_bytes())
+            .map_err(|e| HttpSetupError { detail: format!("an extra root certificate is not PEM: {e}") })?;
+        roots.push(cert);
+    }
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(config.connect_timeout)
         .timeout(config.request_timeout)
-        .user_agent(concat!("authstate/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| HttpSetupError { detail: e.to_string() })
+        .user_agent(concat!("authstate/", env!("CARGO_PKG_VERSION")));
+    if !roots.is_empty() {
+        builder = builder.tls_certs_merge(roots);
+    }
+    builder.build().map_err(|e| HttpSetupError { detail: e.to_string() })
 }

@@ -123,6 +123,21 @@ impl Tokens {
         self.expires_at.is_some_and(|at| at - now <= threshold)
     }
 
+    /// When the access token should be refreshed before use: `threshold`
+    /// before expiry, but never earlier than half its lifetime, so a token
+    /// that lives less than the threshold is still used for a while instead of
+    /// being refreshed on every call. `None` when the expiry is unknown.
+    pub fn refresh_due_at(&self, threshold: Duration) -> Option<OffsetDateTime> {
+        let expires_at = self.expires_at?;
+        let lifetime = (expires_at - self.received_at).max(Duration::ZERO);
+        Some(expires_at.saturating_sub(threshold.min(lifetime / 2)))
+    }
+
+    /// Whether the access token is due for a refresh at `now` (see [`Tokens::refresh_due_at`]).
+    pub fn refresh_due(&self, now: OffsetDateTime, threshold: Duration) -> bool {
+        self.refresh_due_at(threshold).is_some_and(|at| at <= now)
+    }
+
     /// Seconds until the access token expires (negative once expired), if known.
     pub fn expires_in(&self, now: OffsetDateTime) -> Option<i64> {
         self.expires_at.map(|at| (at - now).whole_seconds())
@@ -156,6 +171,15 @@ mod tests {
         assert!(t.is_expired(now + Duration::seconds(600)));
         assert!(t.expires_within(now + Duration::seconds(300), Duration::seconds(300)));
         assert!(!t.expires_within(now + Duration::seconds(299), Duration::seconds(300)));
+        // A token living 600 s is due 300 s before expiry (= half-life); 100 s
+        // before with a 100 s threshold; one living 60 s at half-life.
+        assert!(t.refresh_due(now + Duration::seconds(300), Duration::seconds(300)));
+        assert!(!t.refresh_due(now + Duration::seconds(299), Duration::seconds(300)));
+        assert!(t.refresh_due(now + Duration::seconds(500), Duration::seconds(100)));
+        assert!(!t.refresh_due(now + Duration::seconds(499), Duration::seconds(100)));
+        let short = Tokens::from_grant(TokenGrant { expires_in: Some(60), ..TokenGrant::access_only("a") }, now);
+        assert!(!short.refresh_due(now + Duration::seconds(29), Duration::seconds(300)));
+        assert!(short.refresh_due(now + Duration::seconds(30), Duration::seconds(300)));
         assert_eq!(t.expires_in(now), Some(600));
         let forever = Tokens::from_grant(grant("a", None, None), now);
         assert!(!forever.is_expired(now + Duration::days(3650)));

@@ -45,7 +45,7 @@ impl ServerSession {
             let now = self.clock.now();
             let tokens = match &snap.state {
                 SessionState::NoSession => return Err(SessionError::SignedOut),
-                SessionState::Active { tokens, .. } if !tokens.expires_within(now, self.config.refresh_threshold) => {
+                SessionState::Active { tokens, .. } if !tokens.refresh_due(now, self.config.refresh_threshold) => {
                     return Ok(tokens.access.clone());
                 }
                 SessionState::Active { tokens, .. } | SessionState::Expired { tokens, .. } => tokens.clone(),
@@ -54,7 +54,16 @@ impl ServerSession {
                 return self.without_refresh(&snap.state, snap.generation);
             }
             match with_cancel(self.refresh_from(snap.generation), cancel).await {
-                Ok(()) => continue,
+                Ok(()) => match &self.snapshot().state {
+                    // The refresh produced new tokens: use them, even if a
+                    // short lifetime makes them due again already.
+                    SessionState::Active { tokens: fresh, .. }
+                        if fresh.access != tokens.access && !fresh.is_expired(self.clock.now()) =>
+                    {
+                        return Ok(fresh.access.clone());
+                    }
+                    _ => continue,
+                },
                 Err(SessionError::TryLater { .. }) if !tokens.is_expired(now) && snap.state.is_authenticated() => {
                     // Still valid for a while: use it, the next call retries after backoff.
                     return Ok(tokens.access.clone());
@@ -139,7 +148,7 @@ impl ServerSession {
             }
             if let Some(wait) = memo.backoff.wait(self.clock.now()) {
                 return Some(Err(SessionError::TryLater {
-                    kind: crate::refresh::TransientKind::Network,
+                    kind: memo.last_transient.unwrap_or(crate::refresh::TransientKind::Network),
                     retry_after: Some(wait),
                 }));
             }
@@ -193,6 +202,9 @@ impl ServerSession {
                 let retry_after =
                     if let RefreshError::Transient { retry_after, .. } = &error { *retry_after } else { None };
                 memo.backoff.record_failure(&self.config.backoff, now, retry_after);
+                if let RefreshError::Transient { kind, .. } = &error {
+                    memo.last_transient = Some(*kind);
+                }
                 let wait = memo.backoff.wait(now);
                 drop(memo);
                 tracing::warn!(server = %self.info.id, error = %error, retry_in_ms = wait.map(|w| w.whole_milliseconds() as i64), "refresh failed transiently; session kept");

@@ -246,3 +246,32 @@ fn code_exchange_error(
         RequestTokenError::Other(detail) => LoginError::Unreachable(TransportError::Body { detail }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Callback, LoginError};
+
+    #[test]
+    fn reads_a_code_callback_and_where_it_arrived() {
+        let c = Callback::parse("http://127.0.0.1:5555/callback?code=abc&state=s1&iss=http%3A%2F%2F127.0.0.1%3A4000")
+            .expect("parses");
+        assert_eq!(c.code.as_ref().map(|c| c.expose().to_owned()).as_deref(), Some("abc"));
+        assert_eq!(c.state.as_deref(), Some("s1"));
+        assert_eq!(c.issuer.as_deref(), Some("http://127.0.0.1:4000"));
+        assert!(c.arrived_at("http://127.0.0.1:5555/callback"));
+        assert!(!c.arrived_at("http://127.0.0.1:5556/callback"), "another port");
+        assert!(!c.arrived_at("http://127.0.0.1:5555/other"), "another path");
+        assert!(!c.arrived_at("not a url"));
+        assert!(!format!("{c:?}").contains("abc"), "the code never reaches Debug");
+    }
+
+    #[test]
+    fn reads_an_error_callback_and_a_fragment() {
+        let c = Callback::parse("app://cb?error=access_denied&error_description=End-User+aborted&state=s").expect("ok");
+        assert_eq!(c.error.as_deref(), Some("access_denied"));
+        assert_eq!(c.error_description.as_deref(), Some("End-User aborted"));
+        let f = Callback::parse("app://cb#code=x&state=y").expect("ok");
+        assert_eq!(f.state.as_deref(), Some("y"));
+        assert!(matches!(Callback::parse("::nope"), Err(LoginError::InvalidCallback(_))));
+    }
+}

@@ -1,0 +1,674 @@
+//! A fake OpenID provider on wiremock, for the faults a real provider will not
+//! produce on demand: slow or failing token endpoints, 429 with `Retry-After`,
+//! malformed answers, discovery outages, revocation failures.
+//!
+//! [`FakeIdp`] serves discovery and an empty JWKS (enough for refresh-only
+//! tests), a token endpoint and, optionally, an RFC 7009 revocation endpoint.
+//! Token responses are mounted per test ([`FakeIdp::on_token`] returns a
+//! scoped guard: drop it and the fault is gone). [`RawHttpEndpoint`] is a
+//! hand-written HTTP/1.1 endpoint for what wiremock cannot do: a body cut
+//! short of its `content-length`, or an answer held until the test releases it.
+//! [`TlsEndpoint`] is a tiny HTTPS endpoint (self-signed certificate for
+//! 127.0.0.1, trusted by [`tls_client`]) for revocation: `oauth2` refuses to
+//! send a revocation request to a plain-HTTP URL. [`signed_in`] builds a
+//! manager with the real OIDC backend, memory stores and a manual clock, with
+//! one session signed in.
+//!
+//! Every mock is mounted at wiremock's default priority on purpose: wiremock
+//! 0.6.5 sorts its mock list by priority when it handles a request, which
+//! invalidates the index a `MockGuard` keeps, so with mixed priorities
+//! dropping a scoped mock deactivates a *different* mock.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::time::Duration as StdDuration;
+
+use authstate::http::{HttpConfig, build_client};
+use authstate::model::OidcConfig;
+use authstate::refresh::BackoffPolicy;
+use authstate::storage::{MemoryStore, SecretStore};
+use authstate::{
+    Backends, ManagerConfig, ManualClock, Provider, ProviderKind, Secret, ServerManager, ServerSession, SessionState,
+    TokenGrant,
+};
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockGuard, MockServer, Request, Respond, ResponseTemplate};
+
+/// The public client the fake provider serves.
+pub const CLIENT_ID: &str = "authstate-faults";
+/// Where the provider sends the browser back (unused by refresh-only tests).
+pub const REDIRECT_URI: &str = "http://127.0.0.1/callback";
+/// The token endpoint's path.
+pub const TOKEN_PATH: &str = "/token";
+/// The revocation endpoint's path.
+pub const REVOKE_PATH: &str = "/revoke";
+/// The discovery document's path.
+pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+/// The key set's path.
+pub const JWKS_PATH: &str = "/jwks";
+/// The alias of the session [`signed_in`] creates.
+pub const ALIAS: &str = "api";
+/// Where that session's tokens live in the secret store.
+pub const TOKENS_KEY: &str = "authstate.tokens.api";
+
+/// How the fake provider is set up.
+#[derive(Debug, Clone)]
+pub struct IdpOptions {
+    /// Advertise (and serve) a revocation endpoint.
+    pub revocation: bool,
+    /// Mount discovery and JWKS at start (else call [`FakeIdp::mount_discovery`]).
+    pub discovery: bool,
+    /// Advertise this token endpoint instead of the provider's own (e.g. a [`RawHttpEndpoint`]).
+    pub token_endpoint: Option<String>,
+    /// Advertise this revocation endpoint instead of the provider's own
+    /// plain-HTTP one (e.g. a [`TlsEndpoint`]: `oauth2` revokes over HTTPS only).
+    pub revocation_endpoint: Option<String>,
+}
+
+impl Default for IdpOptions {
+    fn default() -> Self {
+        Self { revocation: true, discovery: true, token_endpoint: None, revocation_endpoint: None }
+    }
+}
+
+/// A wiremock OpenID provider.
+pub struct FakeIdp {
+    pub server: MockServer,
+    options: IdpOptions,
+}
+
+impl FakeIdp {
+    /// Discovery, JWKS and a revocation endpoint; no token response yet.
+    pub async fn start() -> Self {
+        Self::start_with(IdpOptions::default()).await
+    }
+
+    /// A provider set up by `options`.
+    pub async fn start_with(options: IdpOptions) -> Self {
+        let idp = Self { server: MockServer::start().await, options };
+        if idp.options.discovery {
+            idp.mount_discovery().await;
+        }
+        idp
+    }
+
+    /// The issuer URL (no trailing slash), as configured and as in the document.
+    pub fn issuer(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The OIDC configuration pointing at this provider.
+    pub fn config(&self) -> OidcConfig {
+        OidcConfig {
+            issuer: self.issuer(),
+            client_id: CLIENT_ID.into(),
+            redirect_uri: REDIRECT_URI.into(),
+            scopes: vec![],
+        }
+    }
+
+    /// The provider descriptor for `add_server`.
+    pub fn provider(&self) -> Provider {
+        Provider::Oidc(self.config())
+    }
+
+    /// The discovery document this provider serves.
+    pub fn discovery_document(&self) -> Value {
+        let base = self.issuer();
+        let token_endpoint = self.options.token_endpoint.clone().unwrap_or_else(|| format!("{base}{TOKEN_PATH}"));
+        let mut doc = json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": token_endpoint,
+            "jwks_uri": format!("{base}{JWKS_PATH}"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        });
+        if self.options.revocation {
+            let endpoint = self.options.revocation_endpoint.clone().unwrap_or_else(|| format!("{base}{REVOKE_PATH}"));
+            doc["revocation_endpoint"] = json!(endpoint);
+        }
+        doc
+    }
+
+    /// Serves discovery and an empty key set, permanently.
+    pub async fn mount_discovery(&self) {
+        Mock::given(method("GET"))
+            .and(path(DISCOVERY_PATH))
+            .respond_with(ResponseTemplate::new(200).set_body_json(self.discovery_document()))
+            .mount(&self.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(JWKS_PATH))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "keys": [] })))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Answers discovery with `response` until the guard is dropped.
+    pub async fn on_discovery(&self, response: impl Respond + 'static) -> MockGuard {
+        self.scoped("GET", DISCOVERY_PATH, response).await
+    }
+
+    /// Answers the token endpoint with `response` until the guard is dropped.
+    pub async fn on_token(&self, response: impl Respond + 'static) -> MockGuard {
+        self.scoped("POST", TOKEN_PATH, response).await
+    }
+
+    /// Answers the revocation endpoint with `response` until the guard is dropped.
+    pub async fn on_revoke(&self, response: impl Respond + 'static) -> MockGuard {
+        self.scoped("POST", REVOKE_PATH, response).await
+    }
+
+    async fn scoped(&self, verb: &str, at: &str, response: impl Respond + 'static) -> MockGuard {
+        Mock::given(method(verb)).and(path(at)).respond_with(response).mount_as_scoped(&self.server).await
+    }
+
+    /// Every request received at `verb at`, oldest first.
+    pub async fn requests_to(&self, verb: &str, at: &str) -> Vec<Request> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.method.as_str() == verb && r.url.path() == at)
+            .collect()
+    }
+
+    /// Every token request received so far.
+    pub async fn token_requests(&self) -> Vec<Request> {
+        self.requests_to("POST", TOKEN_PATH).await
+    }
+
+    /// How many token requests were received so far.
+    pub async fn token_request_count(&self) -> usize {
+        self.token_requests().await.len()
+    }
+
+    /// Every revocation request received so far.
+    pub async fn revocation_requests(&self) -> Vec<Request> {
+        self.requests_to("POST", REVOKE_PATH).await
+    }
+
+    /// How many discovery requests were received so far.
+    pub async fn discovery_request_count(&self) -> usize {
+        self.requests_to("GET", DISCOVERY_PATH).await.len()
+    }
+}
+
+/// A successful token response; `refresh: None` means no rotation.
+pub fn token_ok(access: &str, refresh: Option<&str>, expires_in: i64) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(token_json(access, refresh, expires_in))
+}
+
+/// The JSON of a successful token response.
+pub fn token_json(access: &str, refresh: Option<&str>, expires_in: i64) -> Value {
+    let mut body = json!({ "access_token": access, "token_type": "Bearer", "expires_in": expires_in });
+    if let Some(refresh) = refresh {
+        body["refresh_token"] = json!(refresh);
+    }
+    body
+}
+
+/// An OAuth error answer (`{"error": code}`) with `status`.
+pub fn token_error(status: u16, code: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({ "error": code }))
+}
+
+/// `status` with a raw `body` of content type `mime`.
+pub fn status_with_body(status: u16, body: &str, mime: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.as_bytes().to_vec(), mime)
+}
+
+/// 429 with `Retry-After: <seconds>`.
+pub fn rate_limited(retry_after_secs: u64) -> ResponseTemplate {
+    ResponseTemplate::new(429)
+        .insert_header("retry-after", retry_after_secs.to_string().as_str())
+        .set_body_json(json!({ "error": "slow_down" }))
+}
+
+/// A 200 JSON answer cut off in the middle: `{"access_token":`.
+pub fn malformed_json() -> ResponseTemplate {
+    status_with_body(200, r#"{"access_token":"#, "application/json")
+}
+
+/// A 200 HTML page where JSON was expected (a captive portal, a proxy's error page).
+pub fn html_page() -> ResponseTemplate {
+    status_with_body(200, "<!doctype html><html><body>Please log in to the Wi-Fi</body></html>", "text/html")
+}
+
+/// `response` delayed by `delay` (a slow server).
+pub fn slow(response: ResponseTemplate, delay: StdDuration) -> ResponseTemplate {
+    response.set_delay(delay)
+}
+
+/// The value of the form field `name` in a request's `application/x-www-form-urlencoded` body.
+pub fn form_field(request: &Request, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(&request.body).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// The `Authorization` header of a request.
+pub fn authorization(request: &Request) -> Option<String> {
+    request.headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// A responder that reports each request on a channel as it arrives, before
+/// answering with its template (and the template's delay): lets a test act
+/// while a request is provably in flight, without sleeping.
+pub struct Notifying {
+    template: ResponseTemplate,
+    arrived: mpsc::UnboundedSender<Request>,
+}
+
+/// A [`Notifying`] responder and the receiver of its arrivals.
+pub fn notifying(template: ResponseTemplate) -> (Notifying, mpsc::UnboundedReceiver<Request>) {
+    let (arrived, rx) = mpsc::unbounded_channel();
+    (Notifying { template, arrived }, rx)
+}
+
+impl Respond for Notifying {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let _ = self.arrived.send(request.clone());
+        self.template.clone()
+    }
+}
+
+/// What a [`RawHttpEndpoint`] answers.
+#[derive(Debug, Clone)]
+pub enum RawAnswer {
+    /// `200` with `content-length: 200`, fewer bytes of JSON, then the connection closes.
+    Truncated,
+    /// `200` with this complete JSON body.
+    Json(String),
+}
+
+struct RawShared {
+    answer: Mutex<RawAnswer>,
+    open: watch::Sender<bool>,
+    received: watch::Sender<usize>,
+    bodies: Mutex<Vec<String>>,
+}
+
+/// A hand-written HTTP/1.1 endpoint on 127.0.0.1 (one request per connection),
+/// for what wiremock cannot do: truncate a body, or hold an answer until released.
+pub struct RawHttpEndpoint {
+    url: String,
+    shared: Arc<RawShared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RawHttpEndpoint {
+    /// Starts answering `answer` at `http://127.0.0.1:<port>/token`, ungated.
+    pub async fn start(answer: RawAnswer) -> Self {
+        let listener = match TcpListener::bind("127.0.0.1:0").await {
+            Ok(l) => l,
+            Err(e) => panic!("bind raw endpoint: {e}"),
+        };
+        let url = match listener.local_addr() {
+            Ok(addr) => format!("http://{addr}{TOKEN_PATH}"),
+            Err(e) => panic!("raw endpoint address: {e}"),
+        };
+        let shared = Arc::new(RawShared {
+            answer: Mutex::new(answer),
+            open: watch::Sender::new(true),
+            received: watch::Sender::new(0),
+            bodies: Mutex::new(Vec::new()),
+        });
+        let accept = Arc::clone(&shared);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(raw_exchange(stream, Arc::clone(&accept)));
+            }
+        });
+        Self { url, shared, task }
+    }
+
+    /// The endpoint's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// What later requests are answered.
+    pub fn set_answer(&self, answer: RawAnswer) {
+        *self.shared.answer.lock() = answer;
+    }
+
+    /// Holds every answer (requests are still read and counted) until [`release`](Self::release).
+    pub fn hold(&self) {
+        self.shared.open.send_replace(false);
+    }
+
+    /// Lets held and later answers go.
+    pub fn release(&self) {
+        self.shared.open.send_replace(true);
+    }
+
+    /// How many requests were read in full.
+    pub fn requests(&self) -> usize {
+        *self.shared.received.borrow()
+    }
+
+    /// Waits until at least `n` requests were read.
+    pub async fn wait_for_requests(&self, n: usize) {
+        let mut rx = self.shared.received.subscribe();
+        let _ = rx.wait_for(|count| *count >= n).await;
+    }
+
+    /// The bodies of the requests read so far.
+    pub fn bodies(&self) -> Vec<String> {
+        self.shared.bodies.lock().clone()
+    }
+}
+
+impl Drop for RawHttpEndpoint {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn raw_exchange(mut stream: TcpStream, shared: Arc<RawShared>) {
+    let Some(body) = read_request(&mut stream).await else { return };
+    shared.bodies.lock().push(body);
+    shared.received.send_modify(|count| *count += 1);
+    let mut open = shared.open.subscribe();
+    if open.wait_for(|open| *open).await.is_err() {
+        return;
+    }
+    let answer = shared.answer.lock().clone();
+    let bytes = match answer {
+        RawAnswer::Truncated => {
+            let partial = r#"{"access_token":"never-complete","token_type":"Bearer","#;
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200\r\nconnection: close\r\n\r\n{partial}"
+            )
+        }
+        RawAnswer::Json(body) => format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    };
+    let _ = stream.write_all(bytes.as_bytes()).await;
+    let _ = stream.flush().await;
+    let _ = stream.shutdown().await;
+}
+
+/// Where a complete request ends in `buf`: the head's end and the body's
+/// length, once the head has arrived.
+fn request_extent(buf: &[u8]) -> Option<(usize, usize)> {
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    Some((head_end, length))
+}
+
+/// The body of a complete request in `buf`, or `None` while more is needed.
+fn complete_body(buf: &[u8]) -> Option<String> {
+    let (head_end, length) = request_extent(buf)?;
+    (buf.len() >= head_end + length).then(|| String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned())
+}
+
+/// Reads one request (head and `content-length` body); returns the body.
+async fn read_request(stream: &mut TcpStream) -> Option<String> {
+    let mut buf = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 2048];
+    loop {
+        if let Some(body) = complete_body(&buf) {
+            return Some(body);
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A self-signed certificate for `127.0.0.1` and `localhost` (ECDSA P-256,
+/// not a CA, valid 2020–2120), and its key. Test material only.
+pub const TLS_CERT_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIIBmzCCAUKgAwIBAgICEAAwCgYIKoZIzj0EAwIwHTEbMBkGA1UEAwwSYXV0aHN0
+YXRlIGZha2UgaWRwMCAXDTIwMDEwMTAwMDAwMFoYDzIxMjAwMTAxMDAwMDAwWjAd
+MRswGQYDVQQDDBJhdXRoc3RhdGUgZmFrZSBpZHAwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAT4NnK05rRLv7WlahwTMJ6Dq0+6iSU05+igyyswx/ZpHUwKVPIeGq+u
+BIiVMOPnDG69cV4p4Ij6g1KTeu14iO0Bo3AwbjAaBgNVHREEEzARhwR/AAABggls
+b2NhbGhvc3QwDAYDVR0TAQH/BAIwADATBgNVHSUEDDAKBggrBgEFBQcDATAOBgNV
+HQ8BAf8EBAMCB4AwHQYDVR0OBBYEFFNEY7CA1e5PeY3eLgs8wU2GW61cMAoGCCqG
+SM49BAMCA0cAMEQCIAMrfMjkKKd6WNEosZsxF1sUWXCpP3ZTJtSjIZtUXEqEAiAt
++RUYg7kDkIpsSBnS926TXvi1xtKMHpRqbW60/OYAYg==
+-----END CERTIFICATE-----
+";
+const TLS_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg/RBsjerMRfnYyLAI
+bXiKzfmMK0KFQU8iZ4fku+zf7kWhRANCAAT4NnK05rRLv7WlahwTMJ6Dq0+6iSU0
+5+igyyswx/ZpHUwKVPIeGq+uBIiVMOPnDG69cV4p4Ij6g1KTeu14iO0B
+-----END PRIVATE KEY-----
+";
+
+struct TlsShared {
+    status: AtomicU16,
+    bodies: Mutex<Vec<String>>,
+    stop: AtomicBool,
+}
+
+/// An HTTPS endpoint on 127.0.0.1 answering every request with a fixed status
+/// and an empty body (one request per connection, blocking threads). Serves
+/// [`TLS_CERT_PEM`]; reach it with [`tls_client`].
+pub struct TlsEndpoint {
+    url: String,
+    addr: SocketAddr,
+    shared: Arc<TlsShared>,
+}
+
+impl TlsEndpoint {
+    /// Answers `status` at `https://127.0.0.1:<port>/revoke`.
+    pub fn start(status: u16) -> Self {
+        let config = Arc::new(tls_server_config());
+        let listener = match std::net::TcpListener::bind("127.0.0.1:0") {
+            Ok(l) => l,
+            Err(e) => panic!("bind TLS endpoint: {e}"),
+        };
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => panic!("TLS endpoint address: {e}"),
+        };
+        let shared = Arc::new(TlsShared {
+            status: AtomicU16::new(status),
+            bodies: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+        });
+        let accept = Arc::clone(&shared);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if accept.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (config, shared) = (Arc::clone(&config), Arc::clone(&accept));
+                std::thread::spawn(move || tls_exchange(stream, config, &shared));
+            }
+        });
+        Self { url: format!("https://{addr}{REVOKE_PATH}"), addr, shared }
+    }
+
+    /// The endpoint's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The bodies of the requests received so far.
+    pub fn bodies(&self) -> Vec<String> {
+        self.shared.bodies.lock().clone()
+    }
+}
+
+impl Drop for TlsEndpoint {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(self.addr); // wakes the accept loop
+    }
+}
+
+fn tls_server_config() -> rustls::ServerConfig {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let cert = CertificateDer::from_pem_slice(TLS_CERT_PEM.as_bytes()).expect("test certificate");
+    let key = PrivateKeyDer::from_pem_slice(TLS_KEY_PEM.as_bytes()).expect("test key");
+    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("TLS server config")
+}
+
+fn tls_exchange(stream: std::net::TcpStream, config: Arc<rustls::ServerConfig>, shared: &TlsShared) {
+    use std::io::{Read, Write};
+    let _ = stream.set_read_timeout(Some(StdDuration::from_secs(10)));
+    let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+    let mut tls = rustls::StreamOwned::new(conn, stream);
+    let mut buf = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 2048];
+    let body = loop {
+        if let Some(body) = complete_body(&buf) {
+            break body;
+        }
+        match tls.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    shared.bodies.lock().push(body);
+    let status = shared.status.load(Ordering::SeqCst);
+    let answer = format!("HTTP/1.1 {status} Fake\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    let _ = tls.write_all(answer.as_bytes());
+    tls.conn.send_close_notify();
+    let _ = tls.flush();
+}
+
+/// The shared client's settings ([`build_client`]'s), trusting only [`TLS_CERT_PEM`].
+pub fn tls_client(config: HttpConfig) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = reqwest::Certificate::from_pem(TLS_CERT_PEM.as_bytes()).expect("test certificate");
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.request_timeout)
+        .tls_certs_only([cert])
+        .build()
+        .expect("TLS test client")
+}
+
+/// An HTTP client with a 2 s connect and a 5 s request timeout.
+pub fn default_http() -> HttpConfig {
+    HttpConfig { connect_timeout: StdDuration::from_secs(2), request_timeout: StdDuration::from_secs(5), ..HttpConfig::default() }
+}
+
+/// A grant of `access`/`refresh` valid for `expires_in` seconds.
+pub fn grant(access: &str, refresh: Option<&str>, expires_in: i64) -> TokenGrant {
+    TokenGrant {
+        access: Secret::new(access),
+        refresh: refresh.map(Secret::new),
+        id_token: None,
+        expires_in: Some(expires_in),
+    }
+}
+
+/// A manager over memory stores and a manual clock, with the real backends,
+/// and one session ([`ALIAS`]) signed in.
+pub struct IdpHarness {
+    pub manager: ServerManager,
+    pub session: Arc<ServerSession>,
+    pub secrets: MemoryStore,
+    pub kv: MemoryStore,
+    pub clock: ManualClock,
+    pub backends: Backends,
+    pub http: reqwest::Client,
+}
+
+impl IdpHarness {
+    /// The session's access and refresh tokens, if it holds any.
+    pub fn held(&self) -> Option<(String, Option<String>)> {
+        self.session
+            .state()
+            .tokens()
+            .map(|t| (t.access.expose().to_owned(), t.refresh.as_ref().map(|r| r.expose().to_owned())))
+    }
+
+    /// The session's token record in the secret store, if any.
+    pub fn stored_tokens(&self) -> Option<String> {
+        SecretStore::get(&self.secrets, TOKENS_KEY).ok()
+    }
+
+    /// Whether the session is `Active`.
+    pub fn is_active(&self) -> bool {
+        matches!(self.session.state(), SessionState::Active { .. })
+    }
+}
+
+/// No delay between refresh attempts: a retry is allowed at once unless the
+/// server sent `Retry-After`.
+pub fn no_backoff() -> BackoffPolicy {
+    BackoffPolicy { initial: time::Duration::ZERO, max: time::Duration::ZERO }
+}
+
+/// Signs in a session for `server_url` (provider `provider`) with `grant`,
+/// through a client built from `http`, with [`no_backoff`].
+pub fn signed_in(provider: Provider, server_url: &str, http: HttpConfig, grant: TokenGrant) -> IdpHarness {
+    signed_in_with_backoff(provider, server_url, http, grant, no_backoff())
+}
+
+/// Like [`signed_in`], with an explicit backoff policy.
+pub fn signed_in_with_backoff(
+    provider: Provider,
+    server_url: &str,
+    http: HttpConfig,
+    grant: TokenGrant,
+    backoff: BackoffPolicy,
+) -> IdpHarness {
+    let http = match build_client(http) {
+        Ok(c) => c,
+        Err(e) => panic!("build client: {e}"),
+    };
+    signed_in_through(http, provider, server_url, grant, backoff)
+}
+
+/// Like [`signed_in`], sending through `http` (e.g. a [`tls_client`]).
+pub fn signed_in_through(
+    http: reqwest::Client,
+    provider: Provider,
+    server_url: &str,
+    grant: TokenGrant,
+    backoff: BackoffPolicy,
+) -> IdpHarness {
+    let secrets = MemoryStore::new();
+    let kv = MemoryStore::new();
+    let clock = ManualClock::at_epoch();
+    let backends = Backends::new(http.clone(), Arc::new(clock.clone()));
+    let config = ManagerConfig::new(Arc::new(secrets.clone()), Arc::new(kv.clone()))
+        .with_clock(Arc::new(clock.clone()))
+        .with_refreshers(Arc::new(backends.clone()))
+        .with_backoff(backoff);
+    let manager = match ServerManager::open(config) {
+        Ok(m) => m,
+        Err(e) => panic!("open manager: {e}"),
+    };
+    let session = match manager.add_server(server_url, Some(ALIAS), provider) {
+        Ok(s) => s,
+        Err(e) => panic!("add server: {e}"),
+    };
+    if let Err(e) = session.sign_in(ProviderKind::Oidc, grant) {
+        panic!("sign in: {e}");
+    }
+    IdpHarness { manager, session, secrets, kv, clock, backends, http }
+}

@@ -1,0 +1,545 @@
+//! A real OpenID provider for the integration tests: oidc-provider (Node),
+//! run from `tests/peers/oidc/server.mjs` on a free port of 127.0.0.1.
+//!
+//! `OidcPeer::start` returns `None` (and prints `SKIP: …`) when `node` or
+//! `npm` is missing, unless `AUTHSTATE_REQUIRE_PEERS=1`, which makes that a
+//! panic. The provider's keys and token store live in a temp dir the peer
+//! owns, so `stop` + `restart` keeps every session, grant and token.
+//!
+//! The browser half of a login is played by [`drive_login`] and
+//! [`drive_login_deny`], with the provider's development interactions.
+
+use std::collections::VecDeque;
+use std::fs::{self, OpenOptions};
+use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::Mutex;
+use reqwest::header::LOCATION;
+use reqwest::{StatusCode, redirect};
+use tempfile::TempDir;
+use url::Url;
+
+/// The one client the provider knows: native, public, PKCE S256 required.
+pub const CLIENT_ID: &str = "authstate-test";
+/// The registered redirect URI. The client is native, so the provider also
+/// accepts it with any port (`http://127.0.0.1:<port>/callback`, RFC 8252);
+/// `localhost` or another path is rejected.
+pub const REDIRECT_URI: &str = "http://127.0.0.1/callback";
+/// With this set to `1`, a missing `node`/`npm` fails the test instead of skipping it.
+pub const REQUIRE_PEERS_VAR: &str = "AUTHSTATE_REQUIRE_PEERS";
+
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+const NPM_LOCK_TIMEOUT: Duration = Duration::from_secs(300);
+const LOG_LINES: usize = 2000;
+const MAX_BROWSER_HOPS: usize = 16;
+
+/// How to configure the provider.
+#[derive(Debug, Clone)]
+pub struct PeerOptions {
+    /// Access token lifetime in seconds (the provider has no clock leeway).
+    pub access_token_ttl_secs: u64,
+    /// Redirect URIs registered in addition to [`REDIRECT_URI`].
+    pub extra_redirect_uris: Vec<String>,
+}
+
+impl Default for PeerOptions {
+    fn default() -> Self {
+        Self { access_token_ttl_secs: 60, extra_redirect_uris: Vec::new() }
+    }
+}
+
+/// Requests the provider received since it started (or since `reset_counts`).
+/// Counts restart at zero when the process restarts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeerCounts {
+    /// `POST` to the token endpoint (any grant, failed ones included).
+    pub token: u64,
+    /// `POST` to the revocation endpoint.
+    pub revocation: u64,
+    /// `GET` or `POST` to the userinfo endpoint.
+    pub userinfo: u64,
+}
+
+/// The provider's endpoints, as its discovery document gives them.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub authorization: String,
+    pub token: String,
+    pub revocation: String,
+    pub userinfo: String,
+    pub jwks: String,
+}
+
+/// A running oidc-provider. Dropping it kills the process.
+pub struct OidcPeer {
+    port: u16,
+    opts: PeerOptions,
+    state_dir: TempDir,
+    process: Option<Process>,
+    log: Log,
+    http: reqwest::Client,
+    endpoints: Endpoints,
+}
+
+impl OidcPeer {
+    /// Starts the provider on a free port and waits until discovery answers.
+    /// `None` when `node`/`npm` is missing (see the module docs).
+    pub async fn start(opts: PeerOptions) -> Option<OidcPeer> {
+        if let Err(why) = tool_present("node") {
+            return skip(&why);
+        }
+        match tokio::task::spawn_blocking(ensure_node_modules).await.expect("npm ci task panicked") {
+            Ok(()) => {}
+            Err(Setup::Missing(why)) => return skip(&why),
+            Err(Setup::Failed(why)) => panic!("oidc peer setup failed: {why}"),
+        }
+        let port = free_port();
+        let state_dir =
+            tempfile::Builder::new().prefix("authstate-oidc-").tempdir().expect("temp dir for the provider");
+        let log = Log::default();
+        let http = http_client(false);
+        // Until `OidcPeer` exists, `Process` kills the child if a step panics.
+        let process = launch(port, &opts, state_dir.path(), &log).await;
+        let endpoints = await_discovery(&http, port, &log).await;
+        Some(OidcPeer { port, opts, state_dir, process: Some(process), log, http, endpoints })
+    }
+
+    /// `http://127.0.0.1:<port>`, the issuer and base URL.
+    pub fn issuer(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn client_id(&self) -> &str {
+        CLIENT_ID
+    }
+
+    /// [`REDIRECT_URI`]; any port may be added to it.
+    pub fn redirect_uri(&self) -> String {
+        REDIRECT_URI.to_owned()
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The provider's stderr so far (its error events carry the real reasons).
+    pub fn log(&self) -> String {
+        self.log.text()
+    }
+
+    pub async fn counts(&self) -> PeerCounts {
+        let url = format!("{}/__test/counts", self.issuer());
+        let body: serde_json::Value = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("GET /__test/counts")
+            .json()
+            .await
+            .expect("counts are JSON");
+        let count = |name: &str| body[name].as_u64().unwrap_or_else(|| panic!("counts lack {name}: {body}"));
+        PeerCounts { token: count("token"), revocation: count("revocation"), userinfo: count("userinfo") }
+    }
+
+    pub async fn reset_counts(&self) {
+        let url = format!("{}/__test/reset", self.issuer());
+        self.http.post(&url).send().await.and_then(|r| r.error_for_status()).expect("POST /__test/reset");
+    }
+
+    /// Kills the provider (SIGKILL, as a crash would) and waits for it; its
+    /// port then refuses connections. State on disk is kept.
+    pub fn stop(&mut self) {
+        self.process = None;
+    }
+
+    /// Starts the provider again on the same port with the same state:
+    /// sessions, grants and tokens issued before are still valid.
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.log.push("---- restart ----".into());
+        self.process = Some(launch(self.port, &self.opts, self.state_dir.path(), &self.log).await);
+        await_discovery(&self.http, self.port, &self.log).await;
+    }
+
+    /// Freezes the provider (SIGSTOP): the kernel still accepts connections,
+    /// but requests hang until [`OidcPeer::resume`].
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a paused provider run again (SIGCONT); hung requests then finish.
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.process.as_ref().expect("the peer is running").0.id();
+        let status = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status().expect("run kill");
+        assert!(status.success(), "kill -{name} {pid}: {status}");
+    }
+
+    /// `GET` userinfo with the access token as a bearer token.
+    pub async fn userinfo(&self, access_token: &str) -> reqwest::Response {
+        self.http.get(&self.endpoints.userinfo).bearer_auth(access_token).send().await.expect("GET userinfo")
+    }
+
+    /// Revokes a token (access or refresh) at the provider, as an admin would.
+    pub async fn revoke_at_provider(&self, token: &str) {
+        let response = self
+            .http
+            .post(&self.endpoints.revocation)
+            .form(&[("client_id", CLIENT_ID), ("token", token)])
+            .send()
+            .await
+            .expect("POST revocation");
+        let status = response.status();
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "revocation answered {status}: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+}
+
+impl Drop for OidcPeer {
+    fn drop(&mut self) {
+        self.stop();
+        if thread::panicking() {
+            eprintln!("---- oidc provider stderr (port {}) ----\n{}", self.port, self.log.text());
+        }
+    }
+}
+
+/// Plays the browser: follows the provider's redirects from `auth_url`, signs
+/// in as `login` and consents (in whatever order, or not at all, the provider
+/// asks), and returns the full callback URL it was sent to (`code`, `state`,
+/// `iss`, or an `error`). The callback is recognised by the `redirect_uri` in
+/// `auth_url` and is not requested.
+pub async fn drive_login(auth_url: &str, login: &str) -> String {
+    drive(auth_url, Answer::SignIn(login)).await
+}
+
+/// Like [`drive_login`], but the user cancels at the first interaction; the
+/// callback URL carries `error=access_denied`.
+pub async fn drive_login_deny(auth_url: &str) -> String {
+    drive(auth_url, Answer::Abort).await
+}
+
+#[derive(Clone, Copy)]
+enum Answer<'a> {
+    SignIn(&'a str),
+    Abort,
+}
+
+async fn drive(auth_url: &str, answer: Answer<'_>) -> String {
+    let start = Url::parse(auth_url).expect("auth_url is a URL");
+    let redirect_uri = start
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned())
+        .expect("auth_url has a redirect_uri");
+    let callback = Url::parse(&redirect_uri).expect("redirect_uri is a URL");
+    let browser = http_client(true);
+
+    let mut url = start;
+    let mut form: Option<Vec<(&str, &str)>> = None;
+    for _ in 0..MAX_BROWSER_HOPS {
+        let request = match form.take() {
+            Some(fields) => browser.post(url.clone()).form(&fields),
+            None => browser.get(url.clone()),
+        };
+        let response = request.send().await.unwrap_or_else(|e| panic!("browser request to {url}: {e}"));
+        let status = response.status();
+        let Some(location) = response.headers().get(LOCATION).and_then(|l| l.to_str().ok()).map(str::to_owned) else {
+            panic!("login stopped at {url}: HTTP {status}\n{}", response.text().await.unwrap_or_default());
+        };
+        let target = url.join(&location).expect("Location is a URL");
+        if same_endpoint(&target, &callback) {
+            return target.into();
+        }
+        if !target.path().starts_with("/interaction/") {
+            url = target;
+            continue;
+        }
+        match answer {
+            Answer::Abort => {
+                url = target.clone();
+                url.set_path(&format!("{}/abort", target.path()));
+            }
+            Answer::SignIn(login) => {
+                let page = browser.get(target.clone()).send().await.expect("GET the interaction page");
+                let html = page.text().await.expect("interaction page body");
+                form = Some(if html.contains(r#"name="prompt" value="login""#) {
+                    vec![("prompt", "login"), ("login", login), ("password", "x")]
+                } else if html.contains(r#"name="prompt" value="consent""#) {
+                    vec![("prompt", "consent")]
+                } else {
+                    panic!("unknown interaction at {target}:\n{html}");
+                });
+                url = target;
+            }
+        }
+    }
+    panic!("no redirect to {redirect_uri} after {MAX_BROWSER_HOPS} hops (last: {url})");
+}
+
+fn same_endpoint(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+        && a.path() == b.path()
+}
+
+/// A client that does not follow redirects and ignores proxy settings.
+fn http_client(cookies: bool) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(redirect::Policy::none())
+        .cookie_store(cookies)
+        .no_proxy()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .expect("reqwest client")
+}
+
+fn peer_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers/oidc")
+}
+
+fn skip<T>(why: &str) -> Option<T> {
+    if std::env::var(REQUIRE_PEERS_VAR).is_ok_and(|v| v == "1") {
+        panic!("the oidc peer is required ({REQUIRE_PEERS_VAR}=1) but {why}");
+    }
+    eprintln!("SKIP: {why}");
+    None
+}
+
+/// `Err` names the missing tool, e.g. `node not found (…)`.
+fn tool_present(tool: &str) -> Result<(), String> {
+    match Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("{tool} not found (running `{tool} --version`: {e})")),
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
+}
+
+enum Setup {
+    /// A tool is missing: skip (or panic when peers are required).
+    Missing(String),
+    /// Installing failed: always a test failure.
+    Failed(String),
+}
+
+/// Runs `npm ci` once if `node_modules` is not complete: once per process
+/// (the `OnceLock` makes other threads wait), once across processes (a lock
+/// file next to `package.json`).
+fn ensure_node_modules() -> Result<(), Setup> {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    let dir = peer_dir();
+    if installed(&dir) {
+        return Ok(());
+    }
+    tool_present("npm").map_err(Setup::Missing)?;
+    INSTALLED.get_or_init(|| npm_ci(&dir)).clone().map_err(Setup::Failed)
+}
+
+fn installed(dir: &Path) -> bool {
+    // npm writes the hidden lockfile last, so a cut-short install lacks it.
+    dir.join("node_modules/.package-lock.json").is_file()
+        && dir.join("node_modules/oidc-provider/package.json").is_file()
+}
+
+fn npm_ci(dir: &Path) -> Result<(), String> {
+    let _lock = LockFile::acquire(&dir.join(".npm-ci.lock"))?;
+    if installed(dir) {
+        return Ok(());
+    }
+    let out = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("running npm ci: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "npm ci in {} exited with {}:\n{}",
+            dir.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// A lock between test processes: the file exists while held.
+struct LockFile(PathBuf);
+
+impl LockFile {
+    fn acquire(path: &Path) -> Result<LockFile, String> {
+        let deadline = Instant::now() + NPM_LOCK_TIMEOUT;
+        loop {
+            match OpenOptions::new().write(true).create_new(true).open(path) {
+                Ok(_) => return Ok(LockFile(path.to_owned())),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    if is_stale(path) {
+                        let _ = fs::remove_file(path);
+                        continue;
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(format!("{} still held after {NPM_LOCK_TIMEOUT:?}", path.display()));
+                    }
+                    thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => return Err(format!("creating {}: {e}", path.display())),
+            }
+        }
+    }
+}
+
+/// A lock older than the wait timeout was left by a killed process.
+fn is_stale(path: &Path) -> bool {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|age| age > NPM_LOCK_TIMEOUT)
+}
+
+impl Drop for LockFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// The last lines the provider wrote to stderr.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<VecDeque<String>>>);
+
+impl Log {
+    fn push(&self, line: String) {
+        let mut lines = self.0.lock();
+        if lines.len() == LOG_LINES {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+    }
+
+    fn text(&self) -> String {
+        self.0.lock().iter().map(|l| format!("{l}\n")).collect()
+    }
+
+    /// Copies `from` into the log, line by line, until it closes.
+    fn collect(&self, from: impl Read + Send + 'static) -> JoinHandle<()> {
+        let log = self.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(from).lines() {
+                match line {
+                    Ok(line) => log.push(line),
+                    Err(_) => break,
+                }
+            }
+        })
+    }
+}
+
+/// Polls discovery until it answers 200, and reads the endpoints from it.
+async fn await_discovery(http: &reqwest::Client, port: u16, log: &Log) -> Endpoints {
+    let url = format!("http://127.0.0.1:{port}/.well-known/openid-configuration");
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        match http.get(&url).send().await {
+            Ok(r) if r.status() == StatusCode::OK => {
+                let doc: serde_json::Value = r.json().await.expect("discovery is JSON");
+                let field = |name: &str| {
+                    doc[name].as_str().unwrap_or_else(|| panic!("discovery lacks {name}: {doc}")).to_owned()
+                };
+                return Endpoints {
+                    authorization: field("authorization_endpoint"),
+                    token: field("token_endpoint"),
+                    revocation: field("revocation_endpoint"),
+                    userinfo: field("userinfo_endpoint"),
+                    jwks: field("jwks_uri"),
+                };
+            }
+            outcome if Instant::now() >= deadline => {
+                panic!("oidc peer discovery not ready: {outcome:?}\n---- provider stderr ----\n{}", log.text())
+            }
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// The provider process; dropping it kills it (SIGKILL) and reaps it.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Spawns `node server.mjs` and waits for its `READY <port>` line.
+async fn launch(port: u16, opts: &PeerOptions, state_dir: &Path, log: &Log) -> Process {
+    let mut process = Process(
+        Command::new("node")
+            .arg("server.mjs")
+            .current_dir(peer_dir())
+            .env("PORT", port.to_string())
+            .env("STATE_DIR", state_dir)
+            .env("ACCESS_TOKEN_TTL", opts.access_token_ttl_secs.to_string())
+            .env("REDIRECT_URIS", opts.extra_redirect_uris.join(","))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn node server.mjs"),
+    );
+    let stdout = process.0.stdout.take().expect("piped stdout");
+    let stderr = log.collect(process.0.stderr.take().expect("piped stderr"));
+
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+    let expected = format!("READY {port}");
+    thread::spawn(move || {
+        let mut ready_tx = Some(ready_tx);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.trim() == expected
+                && let Some(tx) = ready_tx.take()
+            {
+                let _ = tx.send(());
+            }
+        }
+        // Dropping an unsent `ready_tx` here tells the waiter the process ended.
+    });
+
+    let why = match tokio::time::timeout(READY_TIMEOUT, ready_rx).await {
+        Ok(Ok(())) => return process,
+        Ok(Err(_)) => "it exited before printing READY".to_owned(),
+        Err(_) => format!("no READY line within {READY_TIMEOUT:?}"),
+    };
+    let _ = process.0.kill();
+    let status = process.0.wait();
+    let _ = stderr.join();
+    panic!(
+        "oidc peer on port {port} failed to start: {why} (exit: {status:?})\n---- provider stderr ----\n{}",
+        log.text()
+    );
+}
