@@ -18,8 +18,8 @@ pub use config::ManagerConfig;
 
 use crate::clock::SharedClock;
 use crate::guard::{self, GuardDecision, RouteServer};
-use crate::preauth::PreAuthStore;
 use crate::model::{Alias, Provider, ServerId, ServerInfo, ServerInputError, SessionState, StateKind};
+use crate::preauth::PreAuthStore;
 use crate::revision::{RevisionHub, SessionObserver, Subscription};
 use crate::session::{Restored, ServerSession, SessionParts, Stores, restore_state, write_record};
 use crate::storage::schema::{self, ServerRecord};

@@ -154,7 +154,7 @@ impl BackoffPolicy {
         let base = self.base_delay(failures);
         let millis = base.whole_milliseconds().max(0) as u64;
         let half = millis / 2;
-        let jittered = if millis == 0 { 0 } else { rand::rng().random_range(half..=millis) };
+        let jittered = if millis == 0 { 0 } else { rand::thread_rng().gen_range(half..=millis) };
         Duration::milliseconds(jittered as i64)
     }
 }

@@ -206,8 +206,11 @@ async fn connection_refused_is_network() {
 
 #[tokio::test]
 async fn a_resource_slower_than_the_request_timeout_is_timeout() {
-    let http =
-        HttpConfig { connect_timeout: StdDuration::from_secs(2), request_timeout: StdDuration::from_millis(300), ..HttpConfig::default() };
+    let http = HttpConfig {
+        connect_timeout: StdDuration::from_secs(2),
+        request_timeout: StdDuration::from_millis(300),
+        ..HttpConfig::default()
+    };
     let w = World::start_with(http, IdpOptions::default()).await;
     w.answer("old", slow(ResponseTemplate::new(200), StdDuration::from_secs(2))).await;
     let before = w.h.session.state();

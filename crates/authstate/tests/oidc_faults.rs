@@ -82,8 +82,11 @@ async fn assert_recovers(idp: &FakeIdp, h: &IdpHarness) {
 #[tokio::test]
 async fn a_token_endpoint_slower_than_the_request_timeout_is_a_transient_timeout() {
     let idp = FakeIdp::start().await;
-    let http =
-        HttpConfig { connect_timeout: StdDuration::from_secs(2), request_timeout: StdDuration::from_millis(300), ..HttpConfig::default() };
+    let http = HttpConfig {
+        connect_timeout: StdDuration::from_secs(2),
+        request_timeout: StdDuration::from_millis(300),
+        ..HttpConfig::default()
+    };
     let h = expired_session(&idp, http);
     // Discovery first, so the timeout is provably the token request's.
     h.backends.oidc().discover(&idp.config()).await.expect("discovery");

@@ -34,10 +34,7 @@ fn query(url: &str, name: &str) -> Option<String> {
 /// A plain form POST to the token endpoint.
 async fn token_request(peer: &OidcPeer, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let response = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
+    let response = common::oidc_peer::http_client(false)
         .post(&peer.endpoints().token)
         .form(form)
         .send()
@@ -106,7 +103,7 @@ async fn login_refresh_and_restart() {
     assert_eq!((counts.token, counts.revocation, counts.userinfo), (2, 0, 1));
 
     peer.stop();
-    let refused = reqwest::Client::builder().no_proxy().build().expect("client").get(peer.issuer()).send().await;
+    let refused = common::oidc_peer::http_client(false).get(peer.issuer()).send().await;
     assert!(refused.as_ref().is_err_and(reqwest::Error::is_connect), "stopped peer answered: {refused:?}");
 
     peer.restart().await;
@@ -141,14 +138,6 @@ async fn deny_any_loopback_port_and_revocation() {
 
     // Not a loopback IP: rejected before any interaction.
     let (auth_url, _) = authorization_url(&peer, "http://localhost:49152/callback", "x");
-    let response = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-        .get(&auth_url)
-        .send()
-        .await
-        .expect("GET auth");
+    let response = common::oidc_peer::http_client(false).get(&auth_url).send().await.expect("GET auth");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }

@@ -17,11 +17,11 @@ use authstate::model::OidcConfig;
 use authstate::refresh::{BackoffPolicy, Refresher};
 use authstate::storage::MemoryStore;
 use authstate::{
-    AuthedClient, Authenticator, Backends, Clock, ExpiryReason, FailureReason, LoginError, ManagerConfig,
-    ManualClock, Provider, ResponseVerdict, RevocationOutcome, ServerManager, ServerSession,
-    SessionError, SessionState, StateKind, SystemClock, TransientKind,
+    AuthedClient, Authenticator, Backends, Clock, ExpiryReason, FailureReason, LoginError, ManagerConfig, ManualClock,
+    Provider, ResponseVerdict, RevocationOutcome, ServerManager, ServerSession, SessionError, SessionState, StateKind,
+    SystemClock, TransientKind,
 };
-use common::oidc_peer::{OidcPeer, PeerOptions, drive_login, drive_login_deny};
+use common::oidc_peer::{OidcPeer, PeerOptions, TLS_CERT_PEM, drive_login, drive_login_deny};
 use time::{Duration, OffsetDateTime};
 
 const ALIAS: &str = "idp";
@@ -40,7 +40,7 @@ impl Rig {
     /// clock is `clock` and which refreshes within `threshold` of expiry.
     async fn start(ttl: u64, clock: Arc<dyn Clock>, threshold: Duration) -> Option<Self> {
         let peer = OidcPeer::start(PeerOptions { access_token_ttl_secs: ttl, ..PeerOptions::default() }).await?;
-        let http = build_client(HttpConfig::default()).expect("http client");
+        let http = build_client(HttpConfig::default().trusting(TLS_CERT_PEM)).expect("http client");
         let backends = Arc::new(Backends::new(http.clone(), Arc::clone(&clock)));
         let secrets = MemoryStore::new();
         let config = ManagerConfig::new(Arc::new(secrets.clone()), Arc::new(MemoryStore::new()))

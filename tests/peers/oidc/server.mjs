@@ -1,7 +1,9 @@
 // A real OpenID provider (oidc-provider 9.13.3) for authstate's integration tests.
 //
 // Environment:
-//   PORT              required; listens on 127.0.0.1:$PORT, issuer http://127.0.0.1:$PORT
+//   PORT              required; listens on 127.0.0.1:$PORT, issuer http(s)://127.0.0.1:$PORT
+//   TLS_CERT, TLS_KEY PEM files: serve HTTPS (issuer https://…); plain HTTP without them.
+//                     RFC 7009 revocation is HTTPS-only for clients such as Rust's oauth2.
 //   STATE_DIR         where keys and the token store live, so that both survive a
 //                     restart (default: a fresh temp dir, i.e. nothing survives)
 //   ACCESS_TOKEN_TTL  access token lifetime in seconds (default 60)
@@ -16,6 +18,7 @@
 
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -38,7 +41,10 @@ if (!Number.isInteger(PORT) || PORT <= 0 || PORT > 65535) {
   console.error('PORT is required (1..65535)');
   process.exit(2);
 }
-const ISSUER = `http://127.0.0.1:${PORT}`;
+const TLS_CERT = env('TLS_CERT', '');
+const TLS_KEY = env('TLS_KEY', '');
+const SCHEME = TLS_CERT && TLS_KEY ? 'https' : 'http';
+const ISSUER = `${SCHEME}://127.0.0.1:${PORT}`;
 const STATE_DIR = env('STATE_DIR', fs.mkdtempSync(path.join(os.tmpdir(), 'authstate-oidc-')));
 const ACCESS_TOKEN_TTL = seconds('ACCESS_TOKEN_TTL', 60);
 const REFRESH_TOKEN_TTL = seconds('REFRESH_TOKEN_TTL', 24 * 60 * 60);
@@ -290,9 +296,12 @@ provider.use(async (ctx, next) => {
   await next();
 });
 
-const server = provider.listen(PORT, '127.0.0.1', () => {
-  process.stdout.write(`READY ${PORT}\n`);
-});
+const ready = () => process.stdout.write(`READY ${PORT}\n`);
+const server = SCHEME === 'https'
+  ? https
+    .createServer({ cert: fs.readFileSync(TLS_CERT), key: fs.readFileSync(TLS_KEY) }, provider.callback())
+    .listen(PORT, '127.0.0.1', ready)
+  : provider.listen(PORT, '127.0.0.1', ready);
 server.on('error', (err) => {
   console.error(`[oidc] cannot listen on 127.0.0.1:${PORT}: ${err.message}`);
   process.exit(1);

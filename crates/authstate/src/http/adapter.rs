@@ -129,7 +129,10 @@ impl OAuthHttp {
             .map_err(TransportError::from_reqwest)?;
         let status = response.status();
         if status.is_server_error() || status == http::StatusCode::TOO_MANY_REQUESTS {
-            return Err(TransportError::Status { status: status.as_u16(), retry_after: retry_after_from(response.headers()) });
+            return Err(TransportError::Status {
+                status: status.as_u16(),
+                retry_after: retry_after_from(response.headers()),
+            });
         }
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(TransportError::from_reqwest)?;

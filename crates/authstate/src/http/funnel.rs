@@ -161,7 +161,9 @@ mod tests {
 
     #[test]
     fn reads_the_error_of_a_bearer_challenge() {
-        let c = Challenge::parse(r#"Bearer realm="http://127.0.0.1:4000", error="invalid_token", error_description="invalid token provided""#);
+        let c = Challenge::parse(
+            r#"Bearer realm="http://127.0.0.1:4000", error="invalid_token", error_description="invalid token provided""#,
+        );
         assert_eq!(c.scheme, "Bearer");
         assert_eq!(c.error.as_deref(), Some("invalid_token"));
         assert_eq!(c.realm.as_deref(), Some("http://127.0.0.1:4000"));

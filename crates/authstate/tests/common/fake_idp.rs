@@ -435,25 +435,10 @@ async fn read_request(stream: &mut TcpStream) -> Option<String> {
 }
 
 /// A self-signed certificate for `127.0.0.1` and `localhost` (ECDSA P-256,
-/// not a CA, valid 2020–2120), and its key. Test material only.
-pub const TLS_CERT_PEM: &str = "-----BEGIN CERTIFICATE-----
-MIIBmzCCAUKgAwIBAgICEAAwCgYIKoZIzj0EAwIwHTEbMBkGA1UEAwwSYXV0aHN0
-YXRlIGZha2UgaWRwMCAXDTIwMDEwMTAwMDAwMFoYDzIxMjAwMTAxMDAwMDAwWjAd
-MRswGQYDVQQDDBJhdXRoc3RhdGUgZmFrZSBpZHAwWTATBgcqhkjOPQIBBggqhkjO
-PQMBBwNCAAT4NnK05rRLv7WlahwTMJ6Dq0+6iSU05+igyyswx/ZpHUwKVPIeGq+u
-BIiVMOPnDG69cV4p4Ij6g1KTeu14iO0Bo3AwbjAaBgNVHREEEzARhwR/AAABggls
-b2NhbGhvc3QwDAYDVR0TAQH/BAIwADATBgNVHSUEDDAKBggrBgEFBQcDATAOBgNV
-HQ8BAf8EBAMCB4AwHQYDVR0OBBYEFFNEY7CA1e5PeY3eLgs8wU2GW61cMAoGCCqG
-SM49BAMCA0cAMEQCIAMrfMjkKKd6WNEosZsxF1sUWXCpP3ZTJtSjIZtUXEqEAiAt
-+RUYg7kDkIpsSBnS926TXvi1xtKMHpRqbW60/OYAYg==
------END CERTIFICATE-----
-";
-const TLS_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg/RBsjerMRfnYyLAI
-bXiKzfmMK0KFQU8iZ4fku+zf7kWhRANCAAT4NnK05rRLv7WlahwTMJ6Dq0+6iSU0
-5+igyyswx/ZpHUwKVPIeGq+uBIiVMOPnDG69cV4p4Ij6g1KTeu14iO0B
------END PRIVATE KEY-----
-";
+/// not a CA, valid 2020–2120), and its key. Test material only, shared with
+/// the test OpenID provider (`tests/peers/oidc/tls/`).
+pub const TLS_CERT_PEM: &str = include_str!("../../../../tests/peers/oidc/tls/cert.pem");
+const TLS_KEY_PEM: &str = include_str!("../../../../tests/peers/oidc/tls/key.pem");
 
 struct TlsShared {
     status: AtomicU16,
@@ -571,7 +556,11 @@ pub fn tls_client(config: HttpConfig) -> reqwest::Client {
 
 /// An HTTP client with a 2 s connect and a 5 s request timeout.
 pub fn default_http() -> HttpConfig {
-    HttpConfig { connect_timeout: StdDuration::from_secs(2), request_timeout: StdDuration::from_secs(5), ..HttpConfig::default() }
+    HttpConfig {
+        connect_timeout: StdDuration::from_secs(2),
+        request_timeout: StdDuration::from_secs(5),
+        ..HttpConfig::default()
+    }
 }
 
 /// A grant of `access`/`refresh` valid for `expires_in` seconds.

@@ -110,9 +110,9 @@ impl OidcPeer {
         Some(OidcPeer { port, opts, state_dir, process: Some(process), log, http, endpoints })
     }
 
-    /// `http://127.0.0.1:<port>`, the issuer and base URL.
+    /// `https://127.0.0.1:<port>`, the issuer and base URL (TLS with [`TLS_CERT_PEM`]).
     pub fn issuer(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("https://127.0.0.1:{}", self.port)
     }
 
     pub fn port(&self) -> u16 {
@@ -304,9 +304,17 @@ fn same_endpoint(a: &Url, b: &Url) -> bool {
 }
 
 /// A client that does not follow redirects and ignores proxy settings.
-fn http_client(cookies: bool) -> reqwest::Client {
+/// The provider serves this self-signed certificate (`tests/peers/oidc/tls/`);
+/// clients under test trust it with `HttpConfig::trusting(TLS_CERT_PEM)`.
+pub const TLS_CERT_PEM: &str = include_str!("../../../../tests/peers/oidc/tls/cert.pem");
+
+/// A client that trusts the provider's certificate, follows no redirects and,
+/// with `cookies`, keeps a cookie jar (a browser).
+pub fn http_client(cookies: bool) -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = reqwest::Certificate::from_pem(TLS_CERT_PEM.as_bytes()).expect("test certificate");
     reqwest::Client::builder()
+        .tls_certs_merge([cert])
         .redirect(redirect::Policy::none())
         .cookie_store(cookies)
         .no_proxy()
@@ -461,7 +469,7 @@ impl Log {
 
 /// Polls discovery until it answers 200, and reads the endpoints from it.
 async fn await_discovery(http: &reqwest::Client, port: u16, log: &Log) -> Endpoints {
-    let url = format!("http://127.0.0.1:{port}/.well-known/openid-configuration");
+    let url = format!("https://127.0.0.1:{port}/.well-known/openid-configuration");
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         match http.get(&url).send().await {
@@ -503,6 +511,8 @@ async fn launch(port: u16, opts: &PeerOptions, state_dir: &Path, log: &Log) -> P
             .arg("server.mjs")
             .current_dir(peer_dir())
             .env("PORT", port.to_string())
+            .env("TLS_CERT", peer_dir().join("tls/cert.pem"))
+            .env("TLS_KEY", peer_dir().join("tls/key.pem"))
             .env("STATE_DIR", state_dir)
             .env("ACCESS_TOKEN_TTL", opts.access_token_ttl_secs.to_string())
             .env("REDIRECT_URIS", opts.extra_redirect_uris.join(","))

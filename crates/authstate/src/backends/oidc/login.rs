@@ -127,8 +127,8 @@ impl Callback {
     /// Reads a callback URL (query parameters, or a fragment for providers
     /// that answer that way).
     pub fn parse(callback_url: &str) -> Result<Self, LoginError> {
-        let mut url = Url::parse(callback_url.trim())
-            .map_err(|e| LoginError::InvalidCallback(format!("not a URL: {e}")))?;
+        let mut url =
+            Url::parse(callback_url.trim()).map_err(|e| LoginError::InvalidCallback(format!("not a URL: {e}")))?;
         let params: Vec<(String, String)> = match url.query() {
             Some(_) => url.query_pairs().into_owned().collect(),
             None => url
@@ -175,9 +175,11 @@ impl OidcBackend {
         let state = pre.csrf_state().expose().to_owned();
         let nonce = pre.nonce().expose().to_owned();
         let mut request = client
-            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, move || CsrfToken::new(state), move || {
-                Nonce::new(nonce)
-            })
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                move || CsrfToken::new(state),
+                move || Nonce::new(nonce),
+            )
             .set_pkce_challenge(challenge)
             .add_scope(Scope::new("offline_access".into()))
             .add_prompt(CoreAuthPrompt::Consent);

@@ -87,7 +87,9 @@ impl LoopbackReceiver {
         let line = String::from_utf8_lossy(line);
         let mut parts = line.split_whitespace();
         let target = match (parts.next(), parts.next()) {
-            (Some("GET"), Some(target)) if target.split('?').next() == Some(self.path.as_str()) => Some(target.to_owned()),
+            (Some("GET"), Some(target)) if target.split('?').next() == Some(self.path.as_str()) => {
+                Some(target.to_owned())
+            }
             _ => None,
         };
         let (status, body) = if target.is_some() { ("200 OK", DONE_PAGE) } else { ("404 Not Found", "not found") };

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 pub use login::{Callback, LoginError};
-pub use loopback::{LoopbackReceiver, LoopbackError};
+pub use loopback::{LoopbackError, LoopbackReceiver};
 
 use crate::clock::SharedClock;
 use crate::http::{OAuthHttp, TransportError};

@@ -25,8 +25,8 @@ impl Refresher for OidcBackend {
         let config = self.config_of(server)?;
         let Some(refresh_token) = &tokens.refresh else { return Err(RefreshError::NoRefreshToken) };
         let metadata = self.discover(config).await.map_err(refresh_discovery_error)?;
-        let client = client(&metadata, config, &config.redirect_uri)
-            .map_err(|detail| RefreshError::Configuration { detail })?;
+        let client =
+            client(&metadata, config, &config.redirect_uri).map_err(|detail| RefreshError::Configuration { detail })?;
         let token = RefreshToken::new(refresh_token.expose().to_owned());
         let response = client
             .exchange_refresh_token(&token)
