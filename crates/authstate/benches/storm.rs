@@ -4,8 +4,8 @@
 //!
 //! Run: `cargo bench -p authstate --bench storm` (needs node; prints SKIP without it).
 
-#[path = "../tests/common/oidc_peer.rs"]
-#[allow(dead_code)]
+#[path = "../tests/common/oidc_peer/mod.rs"]
+#[allow(dead_code, unused_imports)]
 mod oidc_peer;
 
 use std::sync::Arc;

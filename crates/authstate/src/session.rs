@@ -145,6 +145,8 @@ pub struct ServerSession {
     stores: Stores,
     hub: Arc<RevisionHub>,
     cancels: CancelRegistry,
+    /// Cancelled, and replaced, each time the session leaves `Active`.
+    epoch: Mutex<CancelToken>,
     refresher: Option<Arc<dyn Refresher>>,
     flight: SingleFlight<FlightResult>,
     memo: Mutex<RefreshMemo>,
@@ -188,6 +190,7 @@ impl ServerSession {
             stores: parts.stores,
             hub: parts.hub,
             cancels: CancelRegistry::default(),
+            epoch: Mutex::new(CancelToken::new()),
             refresher: parts.refresher,
             flight: SingleFlight::default(),
             memo: Mutex::default(),
@@ -259,6 +262,13 @@ impl ServerSession {
         self.cancels.register(token)
     }
 
+    /// A token cancelled, with the reason, the next time the session leaves
+    /// `Active` (invariant 11). Unlike [`register`](Self::register) it needs no
+    /// bookkeeping per request: every caller of one epoch shares the token.
+    pub fn work_epoch(&self) -> CancelToken {
+        self.epoch.lock().clone()
+    }
+
     /// How much registered work is in flight.
     pub fn in_flight_work(&self) -> usize {
         self.cancels.len()
@@ -295,6 +305,7 @@ impl ServerSession {
         drop(commit);
         for effect in &step.effects {
             if let crate::machine::Effect::Cancel(reason) = effect {
+                std::mem::take(&mut *self.epoch.lock()).cancel(*reason);
                 self.cancels.cancel_all(*reason);
             }
         }
@@ -304,6 +315,7 @@ impl ServerSession {
     /// Stops accepting events: the server was removed.
     pub(crate) fn mark_removed(&self) {
         self.commit.lock().removed = true;
+        std::mem::take(&mut *self.epoch.lock()).cancel(CancelReason::SignedOut);
         self.cancels.cancel_all(CancelReason::SignedOut);
     }
 

@@ -165,12 +165,11 @@ impl AuthedClient {
         cancel: Option<&CancelToken>,
     ) -> Result<reqwest::Response, HttpFailure> {
         let request = request.build().map_err(|e| HttpFailure::from_transport(TransportError::from_reqwest(e)))?;
-        let guard = CancelToken::new();
-        let _registration = self.session.register(guard.clone());
+        let epoch = self.session.work_epoch();
         let work = self.exchange(request, cancel);
         tokio::select! {
             biased;
-            reason = guard.cancelled() => Err(HttpFailure::cancelled(reason)),
+            reason = epoch.cancelled() => Err(HttpFailure::cancelled(reason)),
             reason = caller_cancelled(cancel) => Err(HttpFailure::cancelled(reason)),
             out = work => out,
         }

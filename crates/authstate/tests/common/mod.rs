@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 pub mod fake_idp;
 pub mod oidc_peer;
+pub mod raw_endpoints;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
