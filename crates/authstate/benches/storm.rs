@@ -12,12 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration as StdDuration, Instant};
 
-use authstate::http::{HttpConfig, build_client};
-use authstate::model::OidcConfig;
-use authstate::refresh::BackoffPolicy;
-use authstate::storage::MemoryStore;
-use authstate::{Authenticator, Backends, ManagerConfig, ManualClock, Provider, ServerManager, ServerSession};
-use oidc_peer::{OidcPeer, PeerOptions, TLS_CERT_PEM, drive_login};
+use authstate::{ManualClock, ServerSession};
+use oidc_peer::{OidcPeer, PeerOptions};
 use time::{Duration, OffsetDateTime};
 
 /// Callers per storm (`STORM_CALLERS` overrides).
@@ -37,23 +33,9 @@ async fn run() {
         return;
     };
     let clock = ManualClock::new(OffsetDateTime::now_utc());
-    let http = build_client(HttpConfig::default().trusting(TLS_CERT_PEM)).expect("http client");
-    let backends = Arc::new(Backends::new(http, Arc::new(clock.clone())));
-    let config = ManagerConfig::new(Arc::new(MemoryStore::new()), Arc::new(MemoryStore::new()))
-        .with_clock(Arc::new(clock.clone()))
-        .with_backoff(BackoffPolicy { initial: Duration::ZERO, max: Duration::ZERO })
-        .with_refreshers(backends.clone());
-    let manager = ServerManager::open(config).expect("manager");
-    let provider = Provider::Oidc(OidcConfig {
-        issuer: peer.issuer(),
-        client_id: peer.client_id().to_owned(),
-        redirect_uri: peer.redirect_uri(),
-        scopes: vec![],
-    });
-    let session = manager.add_server(&peer.issuer(), Some("idp"), provider).expect("server");
-    let auth = Authenticator::new(manager, backends);
-    let url = auth.begin_login("idp", None).await.expect("begin");
-    auth.complete_login(&drive_login(url.as_str(), "alice").await).await.expect("login");
+    let client = peer.client(Arc::new(clock.clone()), Duration::seconds(300));
+    client.login(None).await;
+    let session = Arc::clone(&client.session);
 
     // Warm up: connections, discovery cache.
     for _ in 0..5 {

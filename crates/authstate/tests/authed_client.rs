@@ -13,9 +13,10 @@ use std::time::Duration as StdDuration;
 use authstate::http::{AuthedClient, FailureReason, HttpConfig, ResponseVerdict};
 use authstate::{CancelReason, CancelToken, ExpiryReason, ProviderKind, SessionState, StateKind};
 use common::fake_idp::{
-    FakeIdp, IdpHarness, IdpOptions, authorization, default_http, grant, notifying, signed_in, slow, token_error,
-    token_json, token_ok,
+    FakeIdp, IdpHarness, IdpOptions, authorization, default_http, notifying, signed_in, slow, token_error, token_json,
+    token_ok,
 };
+use common::grant;
 use common::raw_endpoints::{RawAnswer, RawHttpEndpoint};
 use time::Duration;
 use wiremock::matchers::{header, method, path};

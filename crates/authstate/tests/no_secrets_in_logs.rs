@@ -5,28 +5,13 @@
 
 mod common;
 
-use std::io::Write;
 use std::sync::Arc;
 
 use authstate::preauth::{PreAuthState, PreAuthStore, ReturnTo};
 use authstate::storage::{FileStore, KeyValueStore, SecretStore};
 use authstate::{DraftStore, ExpiryReason, ProviderKind, RefreshError, ServerId, TransientKind};
 use common::{Scripted, grant, harness, oidc, reopen};
-use parking_lot::Mutex;
 use time::Duration;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 async fn settle() {
     for _ in 0..32 {
@@ -36,14 +21,7 @@ async fn settle() {
 
 #[tokio::test]
 async fn secrets_never_reach_a_log_line() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = common::log_capture::capture();
 
     let refresher = Arc::new(Scripted::default());
     let h = harness(refresher.clone());
@@ -98,7 +76,7 @@ async fn secrets_never_reach_a_log_line() {
     KeyValueStore::set(&h.kv, "authstate.draft.zz.zz", "SECRET-corrupt-draft").unwrap();
     let _ = drafts.purge_expired();
 
-    let logs = String::from_utf8_lossy(&captured.0.lock()).into_owned();
+    let logs = captured.text();
     assert!(logs.lines().count() > 10, "the paths above should log: {logs}");
     for needle in ["SECRET", csrf.as_str(), verifier.as_str()] {
         assert!(!logs.contains(needle), "a log line contains a secret ({needle}):\n{logs}");

@@ -14,9 +14,10 @@ use std::time::Duration as StdDuration;
 use authstate::http::HttpConfig;
 use authstate::{ExpiryReason, RefreshError, RevocationOutcome, SessionError, SessionState, StateKind, TransientKind};
 use common::fake_idp::{
-    ALIAS, FakeIdp, IdpHarness, IdpOptions, TOKENS_KEY, default_http, form_field, grant, html_page, malformed_json,
+    ALIAS, FakeIdp, IdpHarness, IdpOptions, TOKENS_KEY, default_http, form_field, html_page, malformed_json,
     no_backoff, rate_limited, signed_in, signed_in_through, slow, status_with_body, token_error, token_json, token_ok,
 };
+use common::grant;
 use common::raw_endpoints::{RawAnswer, RawHttpEndpoint, TlsEndpoint, tls_client};
 use time::Duration;
 use wiremock::ResponseTemplate;

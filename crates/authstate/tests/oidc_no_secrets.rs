@@ -7,30 +7,12 @@
 
 mod common;
 
-use std::io::Write;
 use std::sync::Arc;
 
-use authstate::http::{HttpConfig, build_client};
-use authstate::model::OidcConfig;
-use authstate::refresh::{BackoffPolicy, Refresher};
-use authstate::storage::MemoryStore;
-use authstate::{AuthedClient, Authenticator, Backends, ManagerConfig, ManualClock, Provider, ServerManager};
-use common::oidc_peer::{OidcPeer, PeerOptions, TLS_CERT_PEM, drive_login};
-use parking_lot::Mutex;
+use authstate::refresh::Refresher;
+use authstate::{AuthedClient, ManualClock};
+use common::oidc_peer::{ALIAS, OidcPeer, PeerClient, PeerOptions, drive_login};
 use time::{Duration, OffsetDateTime};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn param(url: &str, name: &str) -> Option<String> {
     url::Url::parse(url).ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
@@ -38,37 +20,17 @@ fn param(url: &str, name: &str) -> Option<String> {
 
 #[tokio::test]
 async fn oidc_flows_never_log_or_show_a_secret() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = common::log_capture::capture();
 
     let Some(mut peer) = OidcPeer::start(PeerOptions::default()).await else { return };
     let clock = ManualClock::new(OffsetDateTime::now_utc());
-    let http = build_client(HttpConfig::default().trusting(TLS_CERT_PEM)).expect("http");
-    let backends = Arc::new(Backends::new(http.clone(), Arc::new(clock.clone())));
-    let config = ManagerConfig::new(Arc::new(MemoryStore::new()), Arc::new(MemoryStore::new()))
-        .with_clock(Arc::new(clock.clone()))
-        .with_backoff(BackoffPolicy { initial: Duration::ZERO, max: Duration::ZERO })
-        .with_refreshers(backends.clone());
-    let manager = ServerManager::open(config).expect("manager");
-    let provider = Provider::Oidc(OidcConfig {
-        issuer: peer.issuer(),
-        client_id: peer.client_id().to_owned(),
-        redirect_uri: peer.redirect_uri(),
-        scopes: vec![],
-    });
-    let session = manager.add_server(&peer.issuer(), Some("idp"), provider).expect("server");
-    let auth = Authenticator::new(manager.clone(), Arc::clone(&backends));
+    let PeerClient { http, backends, auth, session, .. } = peer.client(Arc::new(clock.clone()), Duration::seconds(300));
+    let manager = auth.manager().clone();
     let mut secrets: Vec<String> = Vec::new();
     let mut shown: Vec<String> = Vec::new();
 
     // A refused callback, then a login.
-    let url = auth.begin_login("idp", Some("/inbox")).await.expect("begin");
+    let url = auth.begin_login(ALIAS, Some("/inbox")).await.expect("begin");
     secrets.extend(["state", "nonce", "code_challenge"].iter().filter_map(|p| param(url.as_str(), p)));
     let callback = drive_login(url.as_str(), "alice").await;
     secrets.extend(param(&callback, "code"));
@@ -96,7 +58,7 @@ async fn oidc_flows_never_log_or_show_a_secret() {
     let current = session.state().tokens().cloned().expect("tokens kept");
 
     // A new login, an outage, and sign-out with the provider down and up.
-    let url = auth.begin_login("idp", None).await.expect("begin");
+    let url = auth.begin_login(ALIAS, None).await.expect("begin");
     let callback = drive_login(url.as_str(), "alice").await;
     secrets.extend(["state", "nonce", "code_challenge"].iter().filter_map(|p| param(url.as_str(), p)));
     secrets.extend(param(&callback, "code"));
@@ -109,7 +71,7 @@ async fn oidc_flows_never_log_or_show_a_secret() {
     peer.restart().await;
     shown.push(format!("{:?}", session.fresh_access_token().await.map(|_| ())));
     let fourth = session.state().tokens().cloned().expect("tokens");
-    shown.push(format!("{:?}", auth.sign_out("idp").await));
+    shown.push(format!("{:?}", auth.sign_out(ALIAS).await));
     shown.push(format!("{session:?} {manager:?} {backends:?} {client:?}"));
 
     for tokens in [&first, &current, &third, &fourth] {
@@ -117,7 +79,7 @@ async fn oidc_flows_never_log_or_show_a_secret() {
         secrets.extend(tokens.refresh.iter().map(|t| t.expose().to_owned()));
         secrets.extend(tokens.id_token.iter().map(|t| t.expose().to_owned()));
     }
-    let logs = String::from_utf8_lossy(&captured.0.lock()).into_owned();
+    let logs = captured.text();
     assert!(logs.contains("signed in") && logs.contains("refresh"), "the capture works:\n{logs}");
     let shown = shown.join("\n");
     for secret in secrets.iter().filter(|s| s.len() >= 8) {

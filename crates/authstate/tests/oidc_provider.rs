@@ -12,27 +12,25 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use authstate::backends::oidc::LoopbackReceiver;
-use authstate::http::{HttpConfig, build_client};
-use authstate::model::OidcConfig;
-use authstate::refresh::{BackoffPolicy, Refresher};
-use authstate::storage::MemoryStore;
+use authstate::refresh::Refresher;
 use authstate::{
-    AuthedClient, Authenticator, Backends, Clock, ExpiryReason, FailureReason, LoginError, ManagerConfig, ManualClock,
-    Provider, ResponseVerdict, RevocationOutcome, ServerManager, ServerSession, SessionError, SessionState, StateKind,
-    SystemClock, TransientKind,
+    AuthedClient, Clock, ExpiryReason, FailureReason, LoginError, ManualClock, ResponseVerdict, RevocationOutcome,
+    SessionError, SessionState, StateKind, SystemClock, TransientKind,
 };
-use common::oidc_peer::{OidcPeer, PeerOptions, TLS_CERT_PEM, drive_login, drive_login_deny};
+use common::oidc_peer::{ALIAS, OidcPeer, PeerClient, PeerOptions, drive_login, drive_login_deny};
 use time::{Duration, OffsetDateTime};
 
-const ALIAS: &str = "idp";
-
+/// A provider and a client of it; the client's fields are reached through `Deref`.
 struct Rig {
     peer: OidcPeer,
-    auth: Authenticator,
-    backends: Arc<Backends>,
-    session: Arc<ServerSession>,
-    secrets: MemoryStore,
-    http: reqwest::Client,
+    client: PeerClient,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = PeerClient;
+    fn deref(&self) -> &PeerClient {
+        &self.client
+    }
 }
 
 impl Rig {
@@ -40,24 +38,8 @@ impl Rig {
     /// clock is `clock` and which refreshes within `threshold` of expiry.
     async fn start(ttl: u64, clock: Arc<dyn Clock>, threshold: Duration) -> Option<Self> {
         let peer = OidcPeer::start(PeerOptions { access_token_ttl_secs: ttl, ..PeerOptions::default() }).await?;
-        let http = build_client(HttpConfig::default().trusting(TLS_CERT_PEM)).expect("http client");
-        let backends = Arc::new(Backends::new(http.clone(), Arc::clone(&clock)));
-        let secrets = MemoryStore::new();
-        let config = ManagerConfig::new(Arc::new(secrets.clone()), Arc::new(MemoryStore::new()))
-            .with_clock(clock)
-            .with_refresh_threshold(threshold)
-            .with_backoff(BackoffPolicy { initial: Duration::ZERO, max: Duration::ZERO })
-            .with_refreshers(backends.clone());
-        let manager = ServerManager::open(config).expect("open manager");
-        let provider = Provider::Oidc(OidcConfig {
-            issuer: peer.issuer(),
-            client_id: peer.client_id().to_owned(),
-            redirect_uri: peer.redirect_uri(),
-            scopes: vec!["profile".into()],
-        });
-        let session = manager.add_server(&peer.issuer(), Some(ALIAS), provider).expect("add server");
-        let auth = Authenticator::new(manager, Arc::clone(&backends));
-        Some(Self { peer, auth, backends, session, secrets, http })
+        let client = peer.client(clock, threshold);
+        Some(Self { peer, client })
     }
 
     async fn manual(ttl: u64) -> Option<(Self, ManualClock)> {
@@ -68,9 +50,7 @@ impl Rig {
 
     /// A full browser login as `alice`; returns the return path handed back.
     async fn login(&self, return_to: Option<&str>) -> Option<String> {
-        let url = self.auth.begin_login(ALIAS, return_to).await.expect("begin_login");
-        let callback = drive_login(url.as_str(), "alice").await;
-        let outcome = self.auth.complete_login(&callback).await.expect("complete_login");
+        let outcome = self.client.login(return_to).await;
         assert!(outcome.persisted);
         outcome.return_to.map(|r| r.as_str().to_owned())
     }
@@ -83,7 +63,7 @@ impl Rig {
         self.tokens().refresh.expect("a refresh token").expose().to_owned()
     }
 
-    fn client(&self) -> AuthedClient {
+    fn authed(&self) -> AuthedClient {
         AuthedClient::new(self.http.clone(), Arc::clone(&self.session))
     }
 }
@@ -219,7 +199,7 @@ async fn proactive_refresh_across_three_expiries_sees_no_401() {
     let rig = rig!(Rig::start(2, Arc::new(SystemClock), Duration::seconds(1)));
     rig.login(None).await;
     rig.peer.reset_counts().await;
-    let client = rig.client();
+    let client = rig.authed();
     let started = std::time::Instant::now();
     let mut requests = 0;
     // Three expiries of the first token's successors: 3 × 2 s, and a margin.
@@ -245,7 +225,7 @@ async fn a_401_from_userinfo_refreshes_once_and_the_retry_succeeds() {
     assert_eq!(rig.peer.userinfo(before.access.expose()).await.status(), 401);
     rig.peer.reset_counts().await;
 
-    let client = rig.client();
+    let client = rig.authed();
     let response = client.send(client.get(&rig.peer.endpoints().userinfo)).await.expect("retried request succeeds");
     assert_eq!(response.status(), 200);
     let counts = rig.peer.counts().await;
@@ -311,7 +291,7 @@ async fn revocation_at_the_provider_expires_the_session_on_next_use() {
     let (rig, _clock) = rig!(Rig::manual(60));
     rig.login(None).await;
     rig.peer.revoke_at_provider(&rig.refresh_token()).await;
-    let client = rig.client();
+    let client = rig.authed();
     let failure = client.send(client.get(&rig.peer.endpoints().userinfo)).await.expect_err("revoked");
     assert_eq!(failure.reason, FailureReason::AuthExpired);
     assert_eq!(rig.session.state_kind(), StateKind::Expired);
@@ -405,7 +385,7 @@ async fn a_403_from_a_resource_never_refreshes_or_changes_state() {
     let before = (rig.session.generation(), rig.session.state());
     rig.peer.reset_counts().await;
 
-    let client = rig.client();
+    let client = rig.authed();
     let failure = client.send(client.get(resource.uri())).await.expect_err("403");
     assert_eq!(failure.reason, FailureReason::PermissionDenied);
     let token = rig.tokens().access;

@@ -27,7 +27,7 @@ use authstate::model::OidcConfig;
 use authstate::refresh::BackoffPolicy;
 use authstate::storage::{MemoryStore, SecretStore};
 use authstate::{
-    Backends, ManagerConfig, ManualClock, Provider, ProviderKind, Secret, ServerManager, ServerSession, SessionState,
+    Backends, ManagerConfig, ManualClock, Provider, ProviderKind, ServerManager, ServerSession, SessionState,
     TokenGrant,
 };
 use serde_json::{Value, json};
@@ -281,16 +281,6 @@ pub fn default_http() -> HttpConfig {
         connect_timeout: StdDuration::from_secs(2),
         request_timeout: StdDuration::from_secs(5),
         ..HttpConfig::default()
-    }
-}
-
-/// A grant of `access`/`refresh` valid for `expires_in` seconds.
-pub fn grant(access: &str, refresh: Option<&str>, expires_in: i64) -> TokenGrant {
-    TokenGrant {
-        access: Secret::new(access),
-        refresh: refresh.map(Secret::new),
-        id_token: None,
-        expires_in: Some(expires_in),
     }
 }
 

@@ -2,6 +2,7 @@
 //! by hand, and a manager over memory stores with a manual clock.
 #![allow(dead_code)]
 pub mod fake_idp;
+pub mod log_capture;
 pub mod oidc_peer;
 pub mod raw_endpoints;
 

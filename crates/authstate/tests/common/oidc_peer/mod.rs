@@ -25,9 +25,12 @@ use reqwest::{StatusCode, redirect};
 use tempfile::TempDir;
 
 mod browser;
+mod client;
 
 #[allow(unused_imports)] // each test binary uses some of them
 pub use browser::{drive_login, drive_login_deny};
+#[allow(unused_imports)]
+pub use client::{ALIAS, PeerClient};
 
 /// The one client the provider knows: native, public, PKCE S256 required.
 pub const CLIENT_ID: &str = "authstate-test";
