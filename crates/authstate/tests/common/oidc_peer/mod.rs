@@ -41,7 +41,13 @@ pub const REDIRECT_URI: &str = "http://127.0.0.1/callback";
 /// With this set to `1`, a missing `node`/`npm` fails the test instead of skipping it.
 pub const REQUIRE_PEERS_VAR: &str = "AUTHSTATE_REQUIRE_PEERS";
 
-const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a provider may take to print READY. Starts are serialised (see
+/// [`STARTING`]), so this is one start on a machine busy with other tests.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// One provider starts at a time in a test process: sixteen Node processes
+/// loading oidc-provider at once on two cores could take longer than any
+/// sensible timeout.
+static STARTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const NPM_LOCK_TIMEOUT: Duration = Duration::from_secs(300);
 const LOG_LINES: usize = 2000;
 
@@ -431,6 +437,7 @@ impl Drop for Process {
 
 /// Spawns `node server.mjs` and waits for its `READY <port>` line.
 async fn launch(port: u16, opts: &PeerOptions, state_dir: &Path, log: &Log) -> Process {
+    let _one_at_a_time = STARTING.lock().await;
     let mut process = Process(
         Command::new("node")
             .arg("server.mjs")

@@ -1,0 +1,99 @@
+//! The one FFI error enum, named by what the caller should do, and the single
+//! place every core error is mapped into it.
+
+use authstate::SessionError;
+use authstate::manager::ManagerError;
+use authstate::preauth::ReturnToError;
+
+/// What went wrong, by what the app should do about it. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[uniffi(flat_error)]
+pub enum AuthError {
+    /// The input is invalid (a URL, an alias, a return path): fix it.
+    #[error("invalid input: {detail}")]
+    InvalidInput {
+        /// What happened (never a secret).
+        detail: String,
+    },
+    /// The alias or server already exists: choose another.
+    #[error("already exists: {detail}")]
+    AlreadyExists {
+        /// What happened (never a secret).
+        detail: String,
+    },
+    /// No such server.
+    #[error("unknown server: {detail}")]
+    UnknownServer {
+        /// What happened (never a secret).
+        detail: String,
+    },
+    /// Sign in (again) to this server.
+    #[error("sign-in required: {detail}")]
+    SignInRequired {
+        /// What happened (never a secret).
+        detail: String,
+    },
+    /// A transient failure; nothing changed. Retry later.
+    #[error("try later: {detail}")]
+    TryLater {
+        /// What happened (never a secret).
+        detail: String,
+    },
+    /// Storage is locked or failed; nothing was lost. Retry later.
+    #[error("storage unavailable: {detail}")]
+    Storage {
+        /// What happened (never a secret).
+        detail: String,
+    },
+    /// The work was cancelled.
+    #[error("cancelled: {detail}")]
+    Cancelled {
+        /// What happened (never a secret).
+        detail: String,
+    },
+    /// A bug: report it.
+    #[error("internal error: {detail}")]
+    Internal {
+        /// What happened (never a secret).
+        detail: String,
+    },
+}
+
+impl From<ManagerError> for AuthError {
+    fn from(error: ManagerError) -> Self {
+        let detail = error.to_string();
+        match error {
+            ManagerError::InvalidInput(_) => Self::InvalidInput { detail },
+            ManagerError::DuplicateAlias(_) | ManagerError::DuplicateServer(..) => Self::AlreadyExists { detail },
+            ManagerError::UnknownServer(_) => Self::UnknownServer { detail },
+            ManagerError::Storage(_) => Self::Storage { detail },
+            _ => Self::Internal { detail },
+        }
+    }
+}
+
+impl From<SessionError> for AuthError {
+    fn from(error: SessionError) -> Self {
+        let detail = error.to_string();
+        match error {
+            SessionError::SignedOut | SessionError::SignInRequired { .. } => Self::SignInRequired { detail },
+            SessionError::TryLater { .. } => Self::TryLater { detail },
+            SessionError::Cancelled(_) => Self::Cancelled { detail },
+            SessionError::Storage(_) => Self::Storage { detail },
+            SessionError::ServerRemoved => Self::UnknownServer { detail },
+            _ => Self::Internal { detail },
+        }
+    }
+}
+
+impl From<ReturnToError> for AuthError {
+    fn from(error: ReturnToError) -> Self {
+        Self::InvalidInput { detail: error.to_string() }
+    }
+}
+
+impl From<authstate::storage::StorageError> for AuthError {
+    fn from(error: authstate::storage::StorageError) -> Self {
+        Self::Storage { detail: error.to_string() }
+    }
+}
