@@ -1,9 +1,11 @@
 //! The one FFI error enum, named by what the caller should do, and the single
 //! place every core error is mapped into it.
 
-use authstate::SessionError;
+use authstate::drafts::DraftError;
 use authstate::manager::ManagerError;
+use authstate::model::ServerInputError;
 use authstate::preauth::ReturnToError;
+use authstate::{LoginError, SessionError};
 
 /// What went wrong, by what the app should do about it. Never holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
@@ -33,6 +35,13 @@ pub enum AuthError {
         /// What happened (never a secret).
         detail: String,
     },
+    /// This sign-in attempt failed (refused, stale, replayed, tampered or
+    /// declined); the session is unchanged. Start sign-in again.
+    #[error("sign-in failed: {detail}")]
+    SignInFailed {
+        /// What happened (never a secret).
+        detail: String,
+    },
     /// A transient failure; nothing changed. Retry later.
     #[error("try later: {detail}")]
     TryLater {
@@ -42,6 +51,13 @@ pub enum AuthError {
     /// Storage is locked or failed; nothing was lost. Retry later.
     #[error("storage unavailable: {detail}")]
     Storage {
+        /// What happened (never a secret).
+        detail: String,
+    },
+    /// The server or the app is misconfigured (discovery, endpoints, client
+    /// registration); retrying will not help. Fix the configuration.
+    #[error("misconfigured: {detail}")]
+    Configuration {
         /// What happened (never a secret).
         detail: String,
     },
@@ -81,6 +97,7 @@ impl From<SessionError> for AuthError {
             SessionError::Cancelled(_) => Self::Cancelled { detail },
             SessionError::Storage(_) => Self::Storage { detail },
             SessionError::ServerRemoved => Self::UnknownServer { detail },
+            SessionError::Configuration(_) => Self::Configuration { detail },
             _ => Self::Internal { detail },
         }
     }
@@ -95,5 +112,37 @@ impl From<ReturnToError> for AuthError {
 impl From<authstate::storage::StorageError> for AuthError {
     fn from(error: authstate::storage::StorageError) -> Self {
         Self::Storage { detail: error.to_string() }
+    }
+}
+
+impl From<LoginError> for AuthError {
+    fn from(error: LoginError) -> Self {
+        let detail = error.to_string();
+        match error {
+            LoginError::UnknownServer(_) => Self::UnknownServer { detail },
+            LoginError::WrongProvider(_) | LoginError::InvalidReturnTo(_) => Self::InvalidInput { detail },
+            LoginError::Unreachable(_) => Self::TryLater { detail },
+            LoginError::Configuration(_) => Self::Configuration { detail },
+            LoginError::Storage(_) => Self::Storage { detail },
+            LoginError::Session(session) => session.into(),
+            _ => Self::SignInFailed { detail },
+        }
+    }
+}
+
+impl From<DraftError> for AuthError {
+    fn from(error: DraftError) -> Self {
+        let detail = error.to_string();
+        match error {
+            DraftError::Storage(_) => Self::Storage { detail },
+            DraftError::Corrupt { .. } => Self::Internal { detail },
+            _ => Self::InvalidInput { detail },
+        }
+    }
+}
+
+impl From<ServerInputError> for AuthError {
+    fn from(error: ServerInputError) -> Self {
+        Self::InvalidInput { detail: error.to_string() }
     }
 }

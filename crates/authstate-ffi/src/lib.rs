@@ -3,21 +3,39 @@
 //! on bad input; none panics. Async methods run on the core's own tokio
 //! runtime ([`runtime`]), so any host executor can await them.
 //!
-//! First slice of issue #4: the manager (servers, state, revision,
-//! observation, guards), return-path validation, the flat error enum. The
-//! session objects, stores as callback interfaces, drafts, pre-auth and the
-//! OIDC login arrive next.
+//! Objects: [`ServerManager`] (servers, state, observation, guards, sign-in),
+//! [`ServerSession`], [`DraftStore`], [`PreAuthState`], [`CancelToken`],
+//! [`ManualClock`]. Optional host callbacks: [`SecretStore`],
+//! [`KeyValueStore`], [`LogSink`].
 
 uniffi::setup_scaffolding!();
 
+mod cancel;
+mod clock;
+mod drafts;
 mod error;
+mod logging;
+mod login;
 mod manager;
+mod preauth;
 mod records;
 mod runtime;
+mod session;
+mod stores;
 
+pub use cancel::CancelToken;
+pub use clock::ManualClock;
+pub use drafts::DraftStore;
 pub use error::AuthError;
-pub use manager::ServerManager;
-pub use records::{GuardDecision, ServerInfo, SessionState};
+pub use logging::{LogLevel, LogRecord, LogSink, clear_log_sink, set_log_sink};
+pub use manager::{ManagerOptions, ServerManager};
+pub use preauth::PreAuthState;
+pub use records::{
+    ExpiryReason, FailureReason, GuardDecision, LoginResult, ProviderKind, ResponseVerdict, RevocationOutcome,
+    ServerInfo, SessionState, TokenInfo,
+};
+pub use session::ServerSession;
+pub use stores::{KeyValueStore, SecretStore, StoreError};
 
 /// The safe form of a return path (`/rooms/42?tab=1`), or `InvalidInput` when
 /// it could become an open redirect (absolute URLs, `//host`, backslashes,
@@ -27,6 +45,11 @@ pub fn validate_return_to(path: String) -> Result<String, AuthError> {
     authstate::ReturnTo::parse(&path).map(|r| r.as_str().to_owned()).map_err(AuthError::from)
 }
 
-/// Does nothing: the baseline for measuring the FFI's own cost.
+/// Does nothing: the baseline for measuring the FFI's own cost of a
+/// synchronous call.
 #[uniffi::export]
 pub fn noop() {}
+
+/// Does nothing, asynchronously: the baseline for an async call.
+#[uniffi::export]
+pub async fn noop_async() {}

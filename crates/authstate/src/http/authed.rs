@@ -36,6 +36,19 @@ pub enum FailureReason {
     Internal,
 }
 
+impl From<TransientKind> for FailureReason {
+    /// What a transient refresh failure means for the request that waited on it.
+    fn from(kind: TransientKind) -> Self {
+        match kind {
+            TransientKind::Timeout => Self::Timeout,
+            TransientKind::RateLimited => Self::RateLimited,
+            TransientKind::ServerError | TransientKind::MalformedResponse => Self::ServerError,
+            TransientKind::Cancelled => Self::Cancelled,
+            TransientKind::Network => Self::Network,
+        }
+    }
+}
+
 /// A failed request: the reason, the status when a response arrived, and the
 /// server's `Retry-After`. Never holds a token or a body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,13 +99,7 @@ impl HttpFailure {
         let reason = match &error {
             SessionError::SignedOut | SessionError::SignInRequired { .. } => FailureReason::AuthExpired,
             SessionError::TryLater { kind, retry_after } => {
-                let reason = match kind {
-                    TransientKind::Timeout => FailureReason::Timeout,
-                    TransientKind::RateLimited => FailureReason::RateLimited,
-                    TransientKind::ServerError | TransientKind::MalformedResponse => FailureReason::ServerError,
-                    TransientKind::Cancelled => FailureReason::Cancelled,
-                    TransientKind::Network => FailureReason::Network,
-                };
+                let reason = FailureReason::from(*kind);
                 return Self { reason, status: None, retry_after: *retry_after, detail: error.to_string() };
             }
             SessionError::Cancelled(reason) => cancelled_reason(*reason),

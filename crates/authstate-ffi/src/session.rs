@@ -1,0 +1,114 @@
+//! `ServerSession` across the FFI: one server's session. Hosts that send
+//! requests with their own HTTP stack (URLSession, OkHttp, dio) take tokens
+//! from here and report every response to `on_response`.
+
+use std::sync::Arc;
+
+use authstate::SessionError;
+use authstate::model::ExpiryReason as CoreExpiry;
+
+use crate::cancel::CancelToken;
+use crate::records::{ResponseVerdict, ServerInfo, SessionState, TokenInfo};
+use crate::{AuthError, runtime};
+
+/// One server's session. Getters never block; async methods share one
+/// refresh among all concurrent callers.
+#[derive(uniffi::Object)]
+pub struct ServerSession {
+    core: Arc<authstate::ServerSession>,
+    clock: authstate::clock::SharedClock,
+}
+
+impl ServerSession {
+    pub(crate) fn new(core: Arc<authstate::ServerSession>, clock: authstate::clock::SharedClock) -> Arc<Self> {
+        Arc::new(Self { core, clock })
+    }
+}
+
+#[uniffi::export]
+impl ServerSession {
+    /// The server this session belongs to.
+    pub fn info(&self) -> ServerInfo {
+        ServerInfo::from(self.core.info())
+    }
+
+    /// The current state. Never blocks.
+    pub fn state(&self) -> SessionState {
+        SessionState::of(&self.core.state(), self.clock.now())
+    }
+
+    /// What is known about the tokens (never the tokens), when signed in.
+    pub fn token_info(&self) -> Option<TokenInfo> {
+        self.core.state().tokens().map(|tokens| TokenInfo::of(tokens, self.clock.now()))
+    }
+
+    /// Whether the session is `Active`.
+    pub fn is_authenticated(&self) -> bool {
+        self.core.is_authenticated()
+    }
+
+    /// The access token if it is valid and not yet due for refresh; `None`
+    /// otherwise. Never blocks and never does I/O.
+    pub fn valid_access_token(&self) -> Option<String> {
+        self.core.valid_access_token().map(|secret| secret.expose().to_owned())
+    }
+
+    /// A usable access token, refreshing first when it is about to expire.
+    /// Concurrent callers share one refresh. `SignInRequired` means offer
+    /// "sign in again" for this server; `TryLater` means nothing changed.
+    pub async fn fresh_access_token(&self, cancel: Option<Arc<CancelToken>>) -> Result<String, AuthError> {
+        if let Some(token) = self.valid_access_token() {
+            return Ok(token);
+        }
+        let core = Arc::clone(&self.core);
+        runtime::run(async move {
+            let token = core.fresh_access_token_with(cancel.as_deref().map(CancelToken::core)).await?;
+            Ok(token.expose().to_owned())
+        })
+        .await
+    }
+
+    /// Refreshes now, whatever the token's age (shared with concurrent callers).
+    pub async fn refresh(&self) -> Result<(), AuthError> {
+        let core = Arc::clone(&self.core);
+        runtime::run(async move { Ok(core.refresh().await?) }).await
+    }
+
+    /// Reports a response the host received with `token_used`. A 401 with the
+    /// current token refreshes once (shared); a 403 never touches the session.
+    /// Follow the verdict: `Retry` means send once more with
+    /// `valid_access_token()`.
+    pub async fn on_response(
+        &self,
+        status: u16,
+        www_authenticate: Option<String>,
+        token_used: String,
+    ) -> ResponseVerdict {
+        let core = Arc::clone(&self.core);
+        let verdict = runtime::run(async move {
+            Ok(ResponseVerdict::from(core.on_response(status, www_authenticate.as_deref(), &token_used).await))
+        })
+        .await;
+        verdict.unwrap_or_else(|error| ResponseVerdict::Failed { detail: error.to_string() })
+    }
+
+    /// Marks the session expired (tokens kept, so a refresh may revive it).
+    pub fn mark_expired(&self) -> Result<(), AuthError> {
+        Ok(self.core.mark_expired(CoreExpiry::Marked)?)
+    }
+
+    /// Signs out on this device only, without contacting the server.
+    pub fn sign_out_locally(&self) -> Result<(), AuthError> {
+        match self.core.logout() {
+            Ok(()) | Err(SessionError::InvalidTransition(_)) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Call when the app returns to the foreground: refreshes if the token
+    /// expired meanwhile.
+    pub async fn on_resume(&self) -> Result<(), AuthError> {
+        let core = Arc::clone(&self.core);
+        runtime::run(async move { Ok(core.on_resume().await?) }).await
+    }
+}

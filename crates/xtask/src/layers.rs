@@ -1,0 +1,93 @@
+//! The layers that need no foreign toolchain beyond Python: the real test
+//! servers, Rust, the kernel keyring, pytest over the Python bindings.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{KEYRING_TEST, OIDC_PEER, Outcome, REQUIRE_PEERS, bindings, cargo, on_path, proptest_cases, run, run_with};
+
+/// Layer 0: installs the pinned real servers the integration tests start
+/// (`npm ci` for oidc-provider). Without node the real-server tests skip
+/// themselves, each printing why.
+pub(crate) fn peers(root: &Path) -> Outcome {
+    let dir = root.join(OIDC_PEER);
+    let missing: Vec<&str> = ["node", "npm"].into_iter().filter(|tool| !on_path(tool)).collect();
+    if !missing.is_empty() {
+        return Outcome::Skipped(format!(
+            "{} not found on PATH: the oidc-provider tests will skip themselves",
+            missing.join(" and ")
+        ));
+    }
+    if peers_installed(root) {
+        println!("{OIDC_PEER}: node_modules up to date with package-lock.json");
+        return Outcome::Passed;
+    }
+    run(&dir, "npm", &["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+}
+
+/// Whether `npm ci` has run since package-lock.json last changed.
+fn peers_installed(root: &Path) -> bool {
+    let dir = root.join(OIDC_PEER);
+    let modified = |p: PathBuf| p.metadata().and_then(|m| m.modified()).ok();
+    match (modified(dir.join("package-lock.json")), modified(dir.join("node_modules/.package-lock.json"))) {
+        (Some(lock), Some(installed)) => installed >= lock,
+        _ => false,
+    }
+}
+
+/// Layer 1: Rust unit, property, integration (real servers included) and
+/// doc tests, every feature.
+pub(crate) fn rust(root: &Path) -> Outcome {
+    println!("PROPTEST_CASES={}", proptest_cases());
+    let demanded = env::var(REQUIRE_PEERS).is_ok_and(|v| v == "1");
+    let require = if demanded || (on_path("node") && peers_installed(root)) { "1" } else { "0" };
+    println!("{REQUIRE_PEERS}={require}");
+    run_with(root, cargo(), &["test", "--workspace", "--all-features"], &[(REQUIRE_PEERS, require)])
+}
+
+/// Layer 2: the real Linux kernel keyring, inside a throwaway session keyring.
+pub(crate) fn keyring(root: &Path) -> Outcome {
+    if !cfg!(target_os = "linux") {
+        return Outcome::Skipped("the kernel keyring exists on Linux only".into());
+    }
+    let mut why = Vec::new();
+    if !on_path("keyctl") {
+        why.push("keyctl not found (apt-get install keyutils)");
+    }
+    if !root.join(KEYRING_TEST).is_file() {
+        why.push("tests/keyring_linux.rs not written yet");
+    }
+    if !why.is_empty() {
+        return Outcome::Skipped(why.join("; "));
+    }
+    let cargo = cargo();
+    let cargo = cargo.to_string_lossy();
+    let mut args = vec!["session", "-", cargo.as_ref()];
+    args.extend("test -p authstate --features keyutils --test keyring_linux -- --include-ignored".split(' '));
+    run(root, "keyctl", &args)
+}
+
+/// Layer 3a: pytest over the generated Python module.
+pub(crate) fn python(root: &Path) -> Outcome {
+    run_python_tests(root)
+}
+
+/// Generates the bindings, then runs pytest on bindings/python/tests with the
+/// generated module on `PYTHONPATH`.
+fn run_python_tests(root: &Path) -> Outcome {
+    let python = if on_path("python3") { "python3" } else { "python" };
+    if !on_path(python) {
+        return Outcome::Skipped("python3 not found on PATH".into());
+    }
+    let probe = Command::new(python).args(["-c", "import pytest"]).status();
+    if !probe.is_ok_and(|s| s.success()) {
+        return Outcome::Skipped("pytest not installed (pip install -r bindings/python/requirements.txt)".into());
+    }
+    if let Err(why) = bindings::generate(root) {
+        return Outcome::Failed(why);
+    }
+    let path = root.join("bindings/python/generated");
+    let path = path.to_string_lossy();
+    run_with(root, python, &["-m", "pytest", "-q", "bindings/python/tests"], &[("PYTHONPATH", path.as_ref())])
+}
