@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use tracing::field::{Field, Visit};
+use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
@@ -95,6 +96,12 @@ fn current() -> Option<Installed> {
 struct SinkLayer;
 
 impl<S: Subscriber> Layer<S> for SinkLayer {
+    /// Asked again at every event: the sink and its level change at run time,
+    /// and a cached "never" would silence a callsite first hit before a sink.
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
+
     fn enabled(&self, metadata: &Metadata<'_>, _: Context<'_, S>) -> bool {
         current().is_some_and(|(_, max)| LogLevel::from(metadata.level()) <= max)
     }

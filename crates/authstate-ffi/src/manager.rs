@@ -153,10 +153,11 @@ impl ServerManager {
     }
 
     /// Resolves once the connection revision passes `after_revision`, with the
-    /// new revision. Loop on it to observe (each language wraps it in a stream).
-    pub async fn changed(&self, after_revision: u64) -> Result<u64, AuthError> {
-        let core = self.core.clone();
-        runtime::run(async move { Ok(core.changed(after_revision).await) }).await
+    /// new revision. Loop on it to observe (each language wraps it in a
+    /// stream). Needs no runtime, so cancelling the host's task (leaving a
+    /// screen) drops the wait at once instead of leaving it parked.
+    pub async fn changed(&self, after_revision: u64) -> u64 {
+        self.core.changed(after_revision).await
     }
 
     /// Whether any server is `Active`.

@@ -13,6 +13,9 @@ mod funnel;
 
 use std::time::Duration;
 
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
 pub use adapter::{OAuthHttp, TransportError};
 pub use authed::{AuthedClient, FailureReason, HttpFailure};
 pub use funnel::{Challenge, ResponseVerdict};
@@ -65,6 +68,12 @@ pub fn build_client(config: HttpConfig) -> Result<reqwest::Client, HttpSetupErro
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut roots = Vec::with_capacity(config.extra_roots_pem.len());
     for pem in &config.extra_roots_pem {
+        // reqwest accepts any text here and fails later, at the handshake:
+        // refuse now what holds no certificate.
+        let certs = CertificateDer::pem_slice_iter(pem.as_bytes()).collect::<Result<Vec<_>, _>>();
+        if !certs.is_ok_and(|certs| !certs.is_empty()) {
+            return Err(HttpSetupError { detail: "an extra root certificate is not a PEM certificate".into() });
+        }
         let cert = reqwest::Certificate::from_pem(pem.as_bytes())
             .map_err(|e| HttpSetupError { detail: format!("an extra root certificate is not PEM: {e}") })?;
         roots.push(cert);
