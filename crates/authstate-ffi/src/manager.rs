@@ -154,8 +154,9 @@ impl ServerManager {
 
     /// Resolves once the connection revision passes `after_revision`, with the
     /// new revision. Loop on it to observe (each language wraps it in a
-    /// stream). Needs no runtime, so cancelling the host's task (leaving a
-    /// screen) drops the wait at once instead of leaving it parked.
+    /// stream). It needs no runtime: where the generated binding frees the
+    /// future on cancellation (Kotlin, Python) the wait ends at once; Swift's
+    /// and Dart's ignore cancellation, so theirs ends at the next revision.
     pub async fn changed(&self, after_revision: u64) -> u64 {
         self.core.changed(after_revision).await
     }

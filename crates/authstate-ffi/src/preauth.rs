@@ -19,7 +19,8 @@ pub struct PreAuthState {
 impl PreAuthState {
     /// A fresh attempt for the server at `server_url`. Throws `InvalidInput`
     /// for a bad URL or a `return_to` that is not a relative path
-    /// (`https://evil.example`, `//evil.example`, `/\evil`, `javascript:`...).
+    /// (`https://evil.example`, `//evil.example`, a backslash after the
+    /// slash, `javascript:`...).
     #[uniffi::constructor]
     pub fn new(server_url: String, provider: ProviderKind, return_to: Option<String>) -> Result<Arc<Self>, AuthError> {
         let server = ServerId::parse(&server_url)?;

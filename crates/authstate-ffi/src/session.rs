@@ -93,8 +93,13 @@ impl ServerSession {
     }
 
     /// Marks the session expired (tokens kept, so a refresh may revive it).
+    /// On a signed-out session it does nothing: a late 401 after sign-out is
+    /// a normal race, not an error.
     pub fn mark_expired(&self) -> Result<(), AuthError> {
-        Ok(self.core.mark_expired(CoreExpiry::Marked)?)
+        match self.core.mark_expired(CoreExpiry::Marked) {
+            Ok(()) | Err(SessionError::InvalidTransition(_)) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// Signs out on this device only, without contacting the server.

@@ -43,6 +43,29 @@ fn add_server_refuses_garbage_urls_with_invalid_input() {
 }
 
 #[test]
+fn add_server_refuses_garbage_provider_settings() {
+    let m = manager();
+    let url = || "https://chat.example".to_owned();
+    for bad in garbage() {
+        let issuer = m.add_oidc_server(url(), bad.clone(), "app".into(), "app:/cb".into(), None, vec![]);
+        assert!(is_input_error(&issuer), "issuer {bad:.40?} gave {issuer:?}");
+    }
+    // Client ids and scopes are opaque tokens: anything without spaces or
+    // control characters is one (`javascript:alert(1)` included), within bounds.
+    for bad in [String::new(), " ".into(), "two words".into(), "\u{0}\u{7}\r\n".into(), "x".repeat(1 << 20)] {
+        let client = m.add_oidc_server(url(), ISSUER.into(), bad.clone(), "app:/cb".into(), None, vec![]);
+        assert!(is_input_error(&client), "client id {bad:.40?} gave {client:?}");
+        let scopes = m.add_oidc_server(url(), ISSUER.into(), "app".into(), "app:/cb".into(), None, vec![bad.clone()]);
+        assert!(is_input_error(&scopes), "scope {bad:.40?} gave {scopes:?}");
+    }
+    for bad in [String::new(), "not a url".into(), "/relative".into(), format!("app:/{}", "x".repeat(1 << 20))] {
+        let redirect = m.add_oidc_server(url(), ISSUER.into(), "app".into(), bad, None, vec![]);
+        assert!(is_input_error(&redirect), "{redirect:?}");
+    }
+    assert!(m.servers().is_empty(), "nothing was stored");
+}
+
+#[test]
 fn add_server_refuses_garbage_aliases() {
     let m = manager();
     for bad in ["", " ", "a/b", "../x", "\u{0}"].map(String::from).into_iter().chain([("a".repeat(1 << 20))]) {

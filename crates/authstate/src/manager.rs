@@ -142,6 +142,7 @@ impl ServerManager {
         provider: Provider,
     ) -> Result<Arc<ServerSession>, ManagerError> {
         let id = ServerId::parse(url)?;
+        provider.validate()?;
         let alias = match alias {
             Some(a) => Alias::new(a)?,
             None => id.suggested_alias(),

@@ -82,18 +82,26 @@ pub(crate) fn generate(root: &Path) -> Result<(), String> {
     run(root, &dart_gen, &args).into_result("generating dart")?;
 
     for language in ["python", "kotlin", "dart"] {
-        let copy = generated_dir(root, language).join(cdylib_name());
-        std::fs::copy(&library, &copy).map_err(|e| format!("copying the cdylib: {e}"))?;
-        if on_path("strip") {
-            let copy_arg = copy.to_string_lossy().into_owned();
-            run(root, "strip", &["--strip-unneeded", &copy_arg]).into_result("stripping the cdylib")?;
-        }
+        place_stripped_copy(root, &library, &generated_dir(root, language))?;
     }
     let stripped = generated_dir(root, "python").join(cdylib_name());
     let size = stripped.metadata().map(|m| m.len()).unwrap_or(0);
     println!("stripped {}: {size} bytes ({:.2} MB; budget 4 MB)", cdylib_name(), size as f64 / 1e6);
     println!("bindings: generated python, kotlin, swift and dart under bindings/<lang>/generated/");
     Ok(())
+}
+
+/// Copies `library` into `dir`, stripped, through a temporary file renamed
+/// over the old copy: a process that has the old one loaded keeps its
+/// mapping instead of crashing on a file rewritten under it.
+fn place_stripped_copy(root: &Path, library: &Path, dir: &Path) -> Result<(), String> {
+    let staging = dir.join(format!(".{}.new", cdylib_name()));
+    std::fs::copy(library, &staging).map_err(|e| format!("copying the cdylib: {e}"))?;
+    if on_path("strip") {
+        let staging_arg = staging.to_string_lossy().into_owned();
+        run(root, "strip", &["--strip-unneeded", &staging_arg]).into_result("stripping the cdylib")?;
+    }
+    std::fs::rename(&staging, dir.join(cdylib_name())).map_err(|e| format!("placing the cdylib: {e}"))
 }
 
 /// The platform's file name for the FFI cdylib.

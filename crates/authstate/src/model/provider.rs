@@ -3,6 +3,18 @@
 //! `backends/`; this is the data every layer agrees on.
 
 use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::ServerId;
+use super::server::ServerInputError;
+
+/// The longest client id accepted.
+const MAX_CLIENT_ID: usize = 256;
+/// The longest URL or path accepted in a provider configuration.
+const MAX_URL: usize = 2048;
+/// At most this many extra scopes, each at most this long.
+const MAX_SCOPES: usize = 32;
+const MAX_SCOPE_LEN: usize = 128;
 
 /// The kind of backend, without its configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -37,6 +49,56 @@ impl Provider {
             Self::OpaqueToken(_) => ProviderKind::OpaqueToken,
         }
     }
+
+    /// Checks the configuration before it is stored: the issuer is an https
+    /// (or loopback http) URL, the client id 1-256 visible characters, the
+    /// redirect URI an absolute URL, each scope an RFC 6749 scope token, and
+    /// every endpoint path relative.
+    pub fn validate(&self) -> Result<(), ServerInputError> {
+        match self {
+            Self::Oidc(c) => {
+                ServerId::parse(&c.issuer).map_err(|e| invalid(format!("issuer: {e}")))?;
+                let visible = |s: &str| s.chars().all(|ch| ch.is_ascii_graphic());
+                if c.client_id.is_empty() || c.client_id.len() > MAX_CLIENT_ID || !visible(&c.client_id) {
+                    return Err(invalid(format!("client id must be 1-{MAX_CLIENT_ID} visible ASCII characters")));
+                }
+                if c.redirect_uri.len() > MAX_URL || Url::parse(&c.redirect_uri).is_err() {
+                    return Err(invalid(format!("redirect URI must be an absolute URL of at most {MAX_URL} bytes")));
+                }
+                let scope_token = |s: &str| {
+                    (1..=MAX_SCOPE_LEN).contains(&s.len())
+                        && s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+                };
+                if c.scopes.len() > MAX_SCOPES || !c.scopes.iter().all(|s| scope_token(s)) {
+                    return Err(invalid(format!("scopes: at most {MAX_SCOPES} RFC 6749 scope tokens")));
+                }
+                Ok(())
+            }
+            Self::TokenPair(c) => {
+                let paths = [Some(&c.login_path), Some(&c.refresh_path), c.logout_path.as_ref()];
+                paths.into_iter().flatten().try_for_each(|p| relative_path(p))
+            }
+            Self::OpaqueToken(c) => {
+                let paths = [Some(&c.login_path), Some(&c.probe_path), Some(&c.logout_path), c.sessions_path.as_ref()];
+                paths.into_iter().flatten().try_for_each(|p| relative_path(p))
+            }
+        }
+    }
+}
+
+fn invalid(detail: String) -> ServerInputError {
+    ServerInputError::InvalidProvider(detail)
+}
+
+/// An endpoint path below the server URL: not absolute, no scheme, no `..`.
+fn relative_path(path: &str) -> Result<(), ServerInputError> {
+    let ok = !path.is_empty()
+        && path.len() <= MAX_URL
+        && !path.starts_with('/')
+        && !path.contains("://")
+        && !path.split('/').any(|segment| segment == "..")
+        && path.chars().all(|ch| ch.is_ascii_graphic());
+    if ok { Ok(()) } else { Err(invalid(format!("endpoint path {:.64?} must be a relative path", path))) }
 }
 
 /// OpenID Connect configuration for a native public client.
@@ -118,5 +180,52 @@ mod tests {
         assert_eq!(json["refresh_shape"]["shape"], "bearer_header");
         assert_eq!(serde_json::from_value::<Provider>(json).unwrap(), p);
         assert_eq!(p.kind(), ProviderKind::TokenPair);
+        assert_eq!(p.validate(), Ok(()));
+    }
+
+    fn oidc(issuer: &str, client_id: &str, redirect_uri: &str, scopes: &[&str]) -> Provider {
+        Provider::Oidc(OidcConfig {
+            issuer: issuer.into(),
+            client_id: client_id.into(),
+            redirect_uri: redirect_uri.into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        })
+    }
+
+    #[test]
+    fn oidc_configuration_is_checked_before_it_is_stored() {
+        let ok = oidc("https://id.example.com", "notes-app", "com.example.notes:/callback", &["profile"]);
+        assert_eq!(ok.validate(), Ok(()));
+        assert_eq!(oidc("http://127.0.0.1:8080", "a", "http://127.0.0.1/cb", &[]).validate(), Ok(()));
+        let huge = "x".repeat(1 << 20);
+        for bad in [
+            oidc("not a url", "a", "app:/cb", &[]),
+            oidc("http://id.example.com", "a", "app:/cb", &[]),
+            oidc(&format!("https://{huge}.example"), "a", "app:/cb", &[]),
+            oidc("https://id.example.com", "", "app:/cb", &[]),
+            oidc("https://id.example.com", &huge, "app:/cb", &[]),
+            oidc("https://id.example.com", "a b", "app:/cb", &[]),
+            oidc("https://id.example.com", "a", "", &[]),
+            oidc("https://id.example.com", "a", "/relative", &[]),
+            oidc("https://id.example.com", "a", &format!("app:/{huge}"), &[]),
+            oidc("https://id.example.com", "a", "app:/cb", &[""]),
+            oidc("https://id.example.com", "a", "app:/cb", &["two words"]),
+            oidc("https://id.example.com", "a", "app:/cb", &[&huge]),
+        ] {
+            assert!(matches!(bad.validate(), Err(ServerInputError::InvalidProvider(_))), "{bad:.80?}");
+        }
+    }
+
+    #[test]
+    fn endpoint_paths_must_stay_below_the_server() {
+        for bad in ["", "/api/token/", "https://evil.example/token", "../admin", "a b"] {
+            let p = Provider::OpaqueToken(OpaqueTokenConfig {
+                login_path: bad.into(),
+                probe_path: "api/me/".into(),
+                logout_path: "api/logout/".into(),
+                sessions_path: None,
+            });
+            assert!(p.validate().is_err(), "{bad:?}");
+        }
     }
 }

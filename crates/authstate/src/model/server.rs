@@ -18,6 +18,10 @@ pub enum ServerInputError {
     /// A base URL names a host and a path, nothing else.
     #[error("server URL must not carry {0} (credentials, query and fragment are refused)")]
     UnexpectedPart(&'static str),
+    /// The provider's configuration is malformed (issuer, client id, redirect
+    /// URI, scopes, endpoint paths).
+    #[error("provider configuration is invalid: {0}")]
+    InvalidProvider(String),
     /// Aliases are 1 to 32 characters of `a-z`, `0-9`, `-` and `_`, starting with a letter or digit.
     #[error("server alias {0:?} is invalid: use 1-32 characters of a-z, 0-9, '-' or '_'")]
     InvalidAlias(String),

@@ -1,0 +1,1 @@
+../../generated/authstate_ffi.dart

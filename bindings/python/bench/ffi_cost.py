@@ -1,0 +1,129 @@
+"""What a call across the FFI costs from Python, next to the calls an app
+makes on every request: the state getters and the token getters.
+
+Signs in to the real OpenID provider (tests/peers/oidc, access tokens living
+an hour, so the token stays valid throughout), then times each call with
+timeit (best of several repeats) and prints ns/call and the ratios against the
+no-op baselines. Target: every ratio <= 2 (the getters cost about one FFI
+crossing). Run from the workspace root after `cargo xtask bindings`:
+
+    python3 bindings/python/bench/ffi_cost.py
+"""
+
+import asyncio
+import shutil
+import sys
+import tempfile
+import timeit
+from pathlib import Path
+
+_PYTHON = Path(__file__).resolve().parents[1]
+# A private copy of the generated module and library: `cargo xtask bindings`
+# rewrites generated/ in place, which would crash a run that has it mapped.
+_SNAPSHOT = tempfile.mkdtemp(prefix="authstate-bench-")
+for _file in (_PYTHON / "generated").iterdir():
+    if _file.suffix in (".py", ".so", ".dylib", ".dll"):
+        shutil.copy2(_file, _SNAPSHOT)
+sys.path[:0] = [str(_PYTHON), _SNAPSHOT, str(_PYTHON / "tests")]
+
+import authstate as auth  # noqa: E402
+import oidc_peer  # noqa: E402
+
+ALIAS = "idp"
+SYNC_CALLS = 100_000
+ASYNC_CALLS = 5_000
+REPEATS = 5
+
+
+def signed_in(peer):
+    options = auth.ManagerOptions(trusted_roots_pem=[oidc_peer.TLS_CERT_PEM])
+    manager = auth.ServerManager(options)
+    manager.add_oidc_server(peer.issuer, peer.issuer, oidc_peer.CLIENT_ID, oidc_peer.REDIRECT_URI, alias=ALIAS)
+
+    async def login():
+        url = await manager.begin_login(ALIAS)
+        return await manager.complete_login(oidc_peer.drive_login(url))
+
+    asyncio.run(login())
+    session = manager.session(ALIAS)
+    assert session.state().is_active() and session.valid_access_token()
+    return manager, session
+
+
+async def token_or_fresh(session):
+    """The sync fast path first: no async machinery while the token is valid."""
+    return session.valid_access_token() or await session.fresh_access_token(None)
+
+
+def best_ns(stmt, number):
+    """The best per-call time of `stmt` over REPEATS runs of `number` calls."""
+    return min(timeit.repeat(stmt, number=number, repeat=REPEATS)) / number * 1e9
+
+
+def best_async_ns(make_call, number):
+    """The best per-call time of awaiting `make_call()` in a running loop."""
+    loop = asyncio.new_event_loop()
+
+    async def calls():
+        for _ in range(number):
+            await make_call()
+
+    try:
+        return min(timeit.repeat(lambda: loop.run_until_complete(calls()), number=1, repeat=REPEATS)) / number * 1e9
+    finally:
+        loop.close()
+
+
+def main():
+    peer = oidc_peer.OidcPeer(access_token_ttl_secs=3600)
+    try:
+        manager, session = signed_in(peer)
+        token = session.valid_access_token()
+
+        def python_noop():
+            pass
+
+        async def python_noop_async():
+            pass
+
+        rows = {
+            "python: empty function": best_ns(python_noop, SYNC_CALLS),
+            "noop()": best_ns(auth.noop, SYNC_CALLS),
+            "session.state()": best_ns(session.state, SYNC_CALLS),
+            "manager.state(alias)": best_ns(lambda: manager.state(ALIAS), SYNC_CALLS),
+            "session.valid_access_token()": best_ns(session.valid_access_token, SYNC_CALLS),
+            "manager.connection_revision()": best_ns(manager.connection_revision, SYNC_CALLS),
+            "python: await empty coroutine": best_async_ns(python_noop_async, ASYNC_CALLS),
+            "await noop_async()": best_async_ns(auth.noop_async, ASYNC_CALLS),
+            "await session.fresh_access_token(None)": best_async_ns(
+                lambda: session.fresh_access_token(None), ASYNC_CALLS
+            ),
+            "valid_access_token() or await fresh_...": best_async_ns(lambda: token_or_fresh(session), ASYNC_CALLS),
+        }
+        assert session.valid_access_token() == token, "the token stayed valid: no refresh was timed"
+    finally:
+        peer.stop()
+
+    width = max(map(len, rows))
+    print(f"{'call':<{width}}  ns/call")
+    for name, ns in rows.items():
+        print(f"{name:<{width}}  {ns:>9.0f}")
+    noop, noop_async = rows["noop()"], rows["await noop_async()"]
+    fresh = rows["await session.fresh_access_token(None)"]
+    ratios = {
+        "session.state / noop": rows["session.state()"] / noop,
+        "manager.state / noop": rows["manager.state(alias)"] / noop,
+        "valid_access_token / noop": rows["session.valid_access_token()"] / noop,
+        "fresh_access_token / noop_async": fresh / noop_async,
+        "fresh_access_token / noop": fresh / noop,
+    }
+    print()
+    for name, ratio in ratios.items():
+        print(f"{name:<{width}}  {ratio:>9.2f}  {'ok' if ratio <= 2 else 'OVER the target of 2'}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        shutil.rmtree(_SNAPSHOT, ignore_errors=True)
