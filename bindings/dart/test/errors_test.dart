@@ -39,6 +39,6 @@ void main() {
     final session = managerWithNotes().session('notes');
     expect(session.validAccessToken(), isNull);
     expect(session.tokenInfo(), isNull);
-    await expectLater(session.freshAccessToken(null), throwsAuthError<AuthErrorExceptionSignInRequired>());
+    await expectLater(session.freshAccessToken(), throwsAuthError<AuthErrorExceptionSignInRequired>());
   });
 }

@@ -61,7 +61,7 @@ void main() {
 
     final session = manager.session('notes');
     final outcomes = await Future.wait([
-      for (var i = 0; i < 100; i++) session.freshAccessToken(null).then<Object>((token) => token, onError: (Object e) => e),
+      for (var i = 0; i < 100; i++) session.freshAccessToken().then<Object>((token) => token, onError: (Object e) => e),
     ]);
     expect(outcomes, everyElement(isAuthError<AuthErrorExceptionSignInRequired>()));
   });

@@ -32,20 +32,10 @@ ServerManager managerWithNotes() {
   return manager;
 }
 
-/// uniffi-bindgen-dart 0.2.0 decodes a flat error's variant but not the
-/// message that follows it, so every `AuthError` (a `flat_error` in
-/// authstate-ffi) surfaces as this `StateError` instead of its typed
-/// exception (README.md, "Known limitations"). Set to false once the FFI
-/// error carries its fields or the generator reads the message.
-const flatErrorsUndecodable = true;
-
-final _undecodedAuthError = isA<StateError>()
-    .having((e) => e.message, 'message', 'extra bytes remaining while decoding AuthError');
-
-/// The typed exception [T] (or, while [flatErrorsUndecodable], the
-/// generator's decoding error in its place).
-Matcher isAuthError<T extends AuthErrorException>() =>
-    flatErrorsUndecodable ? anyOf(isA<T>(), _undecodedAuthError) : isA<T>();
+/// The typed exception [T]. (`AuthError` carries a `detail` field rather
+/// than being a flat error: uniffi-bindgen-dart 0.2.0 cannot decode a flat
+/// error's message.)
+Matcher isAuthError<T extends AuthErrorException>() => isA<T>();
 
 /// Throws [isAuthError] of [T].
 Matcher throwsAuthError<T extends AuthErrorException>() => throwsA(isAuthError<T>());

@@ -52,7 +52,7 @@ def signed_in(peer):
 
 async def token_or_fresh(session):
     """The sync fast path first: no async machinery while the token is valid."""
-    return session.valid_access_token() or await session.fresh_access_token(None)
+    return session.valid_access_token() or await session.fresh_access_token()
 
 
 def best_ns(stmt, number):
@@ -95,8 +95,8 @@ def main():
             "manager.connection_revision()": best_ns(manager.connection_revision, SYNC_CALLS),
             "python: await empty coroutine": best_async_ns(python_noop_async, ASYNC_CALLS),
             "await noop_async()": best_async_ns(auth.noop_async, ASYNC_CALLS),
-            "await session.fresh_access_token(None)": best_async_ns(
-                lambda: session.fresh_access_token(None), ASYNC_CALLS
+            "await session.fresh_access_token()": best_async_ns(
+                lambda: session.fresh_access_token(), ASYNC_CALLS
             ),
             "valid_access_token() or await fresh_...": best_async_ns(lambda: token_or_fresh(session), ASYNC_CALLS),
         }
@@ -109,7 +109,7 @@ def main():
     for name, ns in rows.items():
         print(f"{name:<{width}}  {ns:>9.0f}")
     noop, noop_async = rows["noop()"], rows["await noop_async()"]
-    fresh = rows["await session.fresh_access_token(None)"]
+    fresh = rows["await session.fresh_access_token()"]
     ratios = {
         "session.state / noop": rows["session.state()"] / noop,
         "manager.state / noop": rows["manager.state(alias)"] / noop,

@@ -35,7 +35,7 @@ def test_j_a_hundred_mixed_calls_with_a_valid_token_do_no_io(rig, peer):
 
     async def scenario():
         return await asyncio.gather(
-            *(r.session.fresh_access_token(None) for _ in range(N)),
+            *(r.session.fresh_access_token() for _ in range(N)),
             *(r.manager.changed(revision - 1) for _ in range(N)),
             *(state() for _ in range(N)),
             *(auth.noop_async() for _ in range(N)),
@@ -62,7 +62,7 @@ def test_j_a_hundred_callers_after_expiry_cause_exactly_one_token_request(rig, p
 
     async def scenario():
         return await asyncio.gather(
-            *(r.session.fresh_access_token(None) for _ in range(N)),
+            *(r.session.fresh_access_token() for _ in range(N)),
             *(r.manager.changed(revision) for _ in range(N)),
             *(state() for _ in range(N)),
         )

@@ -157,7 +157,7 @@ def test_k_a_locked_secret_store_fails_sign_in_with_storage_and_keeps_the_sessio
     token = r.session.valid_access_token()
     secrets.fail = auth.StoreError.Unavailable("keychain locked")
     r.clock.advance_secs(61)
-    fresh = run(r.session.fresh_access_token(None))
+    fresh = run(r.session.fresh_access_token())
     assert fresh != token and r.session.is_authenticated(), "a locked store never signs the user out"
 
 

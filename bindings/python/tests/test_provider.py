@@ -103,7 +103,7 @@ def test_d_advancing_past_the_lifetime_shows_expiry_and_fresh_access_token_refre
     assert r.session.is_authenticated(), "expiry alone is not a transition: a refresh can continue"
 
     peer.reset_counts()
-    fresh = run(r.session.fresh_access_token(None))
+    fresh = run(r.session.fresh_access_token())
     assert fresh != old
     assert peer.counts()["token"] == 1
     assert r.session.valid_access_token() == fresh
@@ -120,7 +120,7 @@ def test_d_a_token_inside_the_refresh_threshold_is_due_and_refreshed(rig, peer):
     r.clock.advance_secs(2)
     assert r.session.valid_access_token() is None, "4 s left: due for refresh"
     peer.reset_counts()
-    assert run(r.session.fresh_access_token(None)) != old
+    assert run(r.session.fresh_access_token()) != old
     assert peer.counts()["token"] == 1
 
 
@@ -146,7 +146,7 @@ def test_d_a_marked_expired_session_is_revived_by_a_refresh(rig, peer):
     assert not r.session.is_authenticated() and r.session.valid_access_token() is None
     assert r.manager.guard("/s/idp/inbox", ALIAS) != auth.GuardDecision.ALLOW()
     peer.reset_counts()
-    token = run(r.session.fresh_access_token(None))
+    token = run(r.session.fresh_access_token())
     assert peer.counts()["token"] == 1
     assert r.session.is_authenticated() and r.session.valid_access_token() == token
 
@@ -162,7 +162,7 @@ def test_e_refresh_gives_a_new_token_and_fresh_access_token_then_reuses_it(rig, 
     run(r.session.refresh())
     new = r.session.valid_access_token()
     assert new not in (None, old)
-    assert run(r.session.fresh_access_token(None)) == new
+    assert run(r.session.fresh_access_token()) == new
     assert peer.counts()["token"] == 1, "fresh_access_token with a valid token does no I/O"
     assert peer.userinfo_status(new) == 200
 

@@ -8,8 +8,9 @@ use authstate::preauth::ReturnToError;
 use authstate::{LoginError, SessionError};
 
 /// What went wrong, by what the app should do about it. Never holds a secret.
+/// Each variant carries a `detail` field (not a flat error: the Dart
+/// generator cannot decode flat errors' messages).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
-#[uniffi(flat_error)]
 pub enum AuthError {
     /// The input is invalid (a URL, an alias, a return path): fix it.
     #[error("invalid input: {detail}")]

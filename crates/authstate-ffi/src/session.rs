@@ -20,6 +20,18 @@ pub struct ServerSession {
 }
 
 impl ServerSession {
+    async fn fresh_token(&self, cancel: Option<Arc<CancelToken>>) -> Result<String, AuthError> {
+        if let Some(token) = self.valid_access_token() {
+            return Ok(token);
+        }
+        let core = Arc::clone(&self.core);
+        runtime::run(async move {
+            let token = core.fresh_access_token_with(cancel.as_deref().map(CancelToken::core)).await?;
+            Ok(token.expose().to_owned())
+        })
+        .await
+    }
+
     pub(crate) fn new(core: Arc<authstate::ServerSession>, clock: authstate::clock::SharedClock) -> Arc<Self> {
         Arc::new(Self { core, clock })
     }
@@ -56,16 +68,15 @@ impl ServerSession {
     /// A usable access token, refreshing first when it is about to expire.
     /// Concurrent callers share one refresh. `SignInRequired` means offer
     /// "sign in again" for this server; `TryLater` means nothing changed.
-    pub async fn fresh_access_token(&self, cancel: Option<Arc<CancelToken>>) -> Result<String, AuthError> {
-        if let Some(token) = self.valid_access_token() {
-            return Ok(token);
-        }
-        let core = Arc::clone(&self.core);
-        runtime::run(async move {
-            let token = core.fresh_access_token_with(cancel.as_deref().map(CancelToken::core)).await?;
-            Ok(token.expose().to_owned())
-        })
-        .await
+    /// While the token is valid it returns without leaving the caller's thread.
+    pub async fn fresh_access_token(&self) -> Result<String, AuthError> {
+        self.fresh_token(None).await
+    }
+
+    /// Like `fresh_access_token`, giving up with `Cancelled` when `cancel`
+    /// fires. A refresh already started still completes for the other callers.
+    pub async fn fresh_access_token_cancellable(&self, cancel: Arc<CancelToken>) -> Result<String, AuthError> {
+        self.fresh_token(Some(cancel)).await
     }
 
     /// Refreshes now, whatever the token's age (shared with concurrent callers).

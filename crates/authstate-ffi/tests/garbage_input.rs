@@ -194,10 +194,10 @@ async fn a_signed_out_session_says_sign_in_and_honours_cancel() {
     )
     .expect("add");
     let session = m.session("chat".into()).expect("session");
-    assert!(matches!(session.fresh_access_token(None).await, Err(AuthError::SignInRequired { .. })));
+    assert!(matches!(session.fresh_access_token().await, Err(AuthError::SignInRequired { .. })));
     let cancel = CancelToken::new();
     cancel.cancel();
-    let result = session.fresh_access_token(Some(cancel)).await;
+    let result = session.fresh_access_token_cancellable(cancel).await;
     assert!(matches!(result, Err(AuthError::SignInRequired { .. } | AuthError::Cancelled { .. })), "{result:?}");
     assert_eq!(session.valid_access_token(), None);
     assert!(session.sign_out_locally().is_ok(), "signing out twice is harmless");

@@ -36,7 +36,7 @@ final class ErrorTests: XCTestCase {
         XCTAssertNil(session.validAccessToken())
         XCTAssertNil(session.tokenInfo())
         do {
-            _ = try await session.freshAccessToken(cancel: nil)
+            _ = try await session.freshAccessToken()
             XCTFail("a signed-out session must not give a token")
         } catch let error as AuthError {
             XCTAssertTrue(error.isSignInRequired, "\(error)")

@@ -70,7 +70,7 @@ final class ObservationTests: XCTestCase {
             for _ in 0..<100 {
                 group.addTask {
                     do {
-                        _ = try await session.freshAccessToken(cancel: nil)
+                        _ = try await session.freshAccessToken()
                         return false
                     } catch let error as AuthError {
                         return error.isSignInRequired

@@ -44,7 +44,7 @@ fun main(args: Array<String>) = runBlocking<Unit> {
             Case("session.state()", "noop()", calls) { session.state() },
             Case("session.validAccessToken()", "noop()", calls) { session.validAccessToken() },
             Case("noopAsync()", null, calls / 4) { noopAsync() },
-            Case("session.freshAccessToken(null)", "noopAsync()", calls / 4) { session.freshAccessToken(null) },
+            Case("session.freshAccessToken()", "noopAsync()", calls / 4) { session.freshAccessToken() },
         )
         cases.forEach { it.round() } // warm-up: JIT, class loading
         repeat(ROUNDS) { cases.forEach { case -> case.nsPerCall += case.round() } }

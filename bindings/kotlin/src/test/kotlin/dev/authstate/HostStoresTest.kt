@@ -88,7 +88,7 @@ class HostStoresTest {
         val token = session.validAccessToken()
         secrets.failure = StoreException.Unavailable("keystore locked")
         clock.advanceSecs(61u)
-        val fresh = session.freshAccessToken(null)
+        val fresh = session.freshAccessToken()
         assertNotEquals(token, fresh)
         assertTrue(session.isAuthenticated(), "a locked store never signs the user out")
     }

@@ -191,7 +191,7 @@ class ObservationTest {
         val results = (0 until 4 * n).map { i ->
             async(Dispatchers.Default) {
                 when (i / n) {
-                    0 -> session.freshAccessToken(null)
+                    0 -> session.freshAccessToken()
                     1 -> manager.changed(revision - 1u)
                     2 -> manager.state(ALIAS)
                     else -> noopAsync()
@@ -215,7 +215,7 @@ class ObservationTest {
         val revision = manager.connectionRevision()
         clock.advanceSecs(61u)
         peer.resetCounts()
-        val tokens = (1..n).map { async(Dispatchers.Default) { session.freshAccessToken(null) } }
+        val tokens = (1..n).map { async(Dispatchers.Default) { session.freshAccessToken() } }
         val revisions = (1..n).map { async(Dispatchers.Default) { manager.changed(revision) } }
         val fresh = tokens.awaitAll()
         assertEquals(1, fresh.toSet().size, "every caller got the one new token")

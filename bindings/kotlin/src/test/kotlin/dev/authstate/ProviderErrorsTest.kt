@@ -39,10 +39,10 @@ class ProviderErrorsTest {
     fun `(i) signed out, freshAccessToken is SignInRequired`() = runBlocking<Unit> {
         val manager = peer.client()
         val session = manager.session(ALIAS)
-        assertThrows<AuthException.SignInRequired> { session.freshAccessToken(null) }
+        assertThrows<AuthException.SignInRequired> { session.freshAccessToken() }
         manager.signIn()
         manager.signOut(ALIAS)
-        assertThrows<AuthException.SignInRequired> { session.freshAccessToken(null) }
+        assertThrows<AuthException.SignInRequired> { session.freshAccessToken() }
     }
 
     @Test
@@ -53,7 +53,7 @@ class ProviderErrorsTest {
         val session = manager.session(ALIAS)
         manager.removeServer(ALIAS)
         clock.advanceSecs(3600u)
-        assertThrows<AuthException.UnknownServer> { session.freshAccessToken(null) }
+        assertThrows<AuthException.UnknownServer> { session.freshAccessToken() }
     }
 
     @Test
@@ -86,7 +86,7 @@ class ProviderErrorsTest {
         peer.pause() // the refresh cannot finish until resume()
         try {
             // runCatching: a failed child would cancel the test's own scope.
-            val call = async(Dispatchers.Default, CoroutineStart.UNDISPATCHED) { runCatching { session.freshAccessToken(cancel) } }
+            val call = async(Dispatchers.Default, CoroutineStart.UNDISPATCHED) { runCatching { session.freshAccessTokenCancellable(cancel) } }
             assertFalse(cancel.isCancelled())
             cancel.cancel()
             cancel.cancel() // harmless twice
@@ -96,12 +96,12 @@ class ProviderErrorsTest {
         } finally {
             peer.resume()
         }
-        val fresh = session.freshAccessToken(null) // the exchange ran detached: this takes its result
+        val fresh = session.freshAccessToken() // the exchange ran detached: this takes its result
         assertNotEquals(old, fresh)
         assertEquals(1L, peer.tokenRequests(), "the cancelled caller's refresh was the only one")
-        assertEquals(fresh, session.freshAccessToken(cancel), "a valid token needs no work to cancel")
+        assertEquals(fresh, session.freshAccessTokenCancellable(cancel), "a valid token needs no work to cancel")
         clock.advanceSecs(61u)
-        assertThrows<AuthException.Cancelled>("cancelled before the call") { session.freshAccessToken(cancel) }
+        assertThrows<AuthException.Cancelled>("cancelled before the call") { session.freshAccessTokenCancellable(cancel) }
     }
 
     @Test
@@ -115,14 +115,14 @@ class ProviderErrorsTest {
         peer.resetCounts()
         peer.pause()
         try {
-            val call = async(Dispatchers.Default, CoroutineStart.UNDISPATCHED) { session.freshAccessToken(null) }
+            val call = async(Dispatchers.Default, CoroutineStart.UNDISPATCHED) { session.freshAccessToken() }
             call.cancel() // a screen closed: Kotlin cancellation, no CancelToken
             assertThrows<kotlinx.coroutines.CancellationException> { call.await() }
             assertTrue(session.isAuthenticated())
         } finally {
             peer.resume()
         }
-        val fresh = withTimeout(30_000) { session.freshAccessToken(null) }
+        val fresh = withTimeout(30_000) { session.freshAccessToken() }
         assertNotEquals(old, fresh)
         assertEquals(1L, peer.tokenRequests(), "one refresh, started by the cancelled caller, shared")
     }

@@ -109,7 +109,7 @@ class ProviderScenariosTest {
         assertTrue(session.isAuthenticated(), "expiry alone is not a transition: a refresh can continue")
 
         peer.resetCounts()
-        val fresh = session.freshAccessToken(null)
+        val fresh = session.freshAccessToken()
         assertNotEquals(old, fresh)
         assertEquals(1L, peer.tokenRequests())
         assertEquals(fresh, session.validAccessToken())
@@ -129,7 +129,7 @@ class ProviderScenariosTest {
         clock.advanceSecs(2u)
         assertNull(session.validAccessToken(), "4 s left: due for refresh")
         peer.resetCounts()
-        assertNotEquals(old, session.freshAccessToken(null))
+        assertNotEquals(old, session.freshAccessToken())
         assertEquals(1L, peer.tokenRequests())
     }
 
@@ -160,7 +160,7 @@ class ProviderScenariosTest {
         assertNull(session.validAccessToken())
         assertNotEquals(GuardDecision.Allow, manager.guard("/s/idp/inbox", ALIAS))
         peer.resetCounts()
-        val token = session.freshAccessToken(null)
+        val token = session.freshAccessToken()
         assertEquals(1L, peer.tokenRequests())
         assertTrue(session.isAuthenticated())
         assertEquals(token, session.validAccessToken())
@@ -176,7 +176,7 @@ class ProviderScenariosTest {
         session.refresh()
         val new = manager.token()
         assertNotEquals(old, new)
-        assertEquals(new, session.freshAccessToken(null))
+        assertEquals(new, session.freshAccessToken())
         assertEquals(1L, peer.tokenRequests(), "freshAccessToken with a valid token does no I/O")
         assertEquals(200, peer.userinfoStatus(new))
     }
