@@ -28,6 +28,21 @@ fn manager() -> Arc<ServerManager> {
     ServerManager::in_memory().expect("in-memory manager")
 }
 
+/// A manager holding one valid server, `chat`.
+fn manager_with_chat() -> Arc<ServerManager> {
+    let m = manager();
+    let added = m.add_oidc_server(
+        "https://chat.example".into(),
+        ISSUER.into(),
+        "app".into(),
+        "app:/cb".into(),
+        Some("chat".into()),
+        vec![],
+    );
+    added.expect("add chat");
+    m
+}
+
 fn is_input_error(result: &Result<impl std::fmt::Debug, AuthError>) -> bool {
     matches!(result, Err(AuthError::InvalidInput { .. }))
 }
@@ -146,16 +161,7 @@ fn manager_options_refuse_garbage() {
 
 #[test]
 fn drafts_refuse_garbage_rooms_and_unknown_servers() {
-    let m = manager();
-    m.add_oidc_server(
-        "https://chat.example".into(),
-        ISSUER.into(),
-        "app".into(),
-        "app:/cb".into(),
-        Some("chat".into()),
-        vec![],
-    )
-    .expect("add");
+    let m = manager_with_chat();
     let drafts = m.drafts();
     assert!(matches!(drafts.save("nobody".into(), "r".into(), "t".into()), Err(AuthError::UnknownServer { .. })));
     assert!(is_input_error(&drafts.save("chat".into(), String::new(), "t".into())));
@@ -183,16 +189,7 @@ async fn sign_in_entry_points_refuse_garbage() {
 
 #[tokio::test]
 async fn a_signed_out_session_says_sign_in_and_honours_cancel() {
-    let m = manager();
-    m.add_oidc_server(
-        "https://chat.example".into(),
-        ISSUER.into(),
-        "app".into(),
-        "app:/cb".into(),
-        Some("chat".into()),
-        vec![],
-    )
-    .expect("add");
+    let m = manager_with_chat();
     let session = m.session("chat".into()).expect("session");
     assert!(matches!(session.fresh_access_token().await, Err(AuthError::SignInRequired { .. })));
     let cancel = CancelToken::new();
