@@ -11,20 +11,14 @@ crossing). Run from the workspace root after `cargo xtask bindings`:
 """
 
 import asyncio
-import shutil
 import sys
-import tempfile
 import timeit
 from pathlib import Path
 
 _PYTHON = Path(__file__).resolve().parents[1]
-# A private copy of the generated module and library: `cargo xtask bindings`
-# rewrites generated/ in place, which would crash a run that has it mapped.
-_SNAPSHOT = tempfile.mkdtemp(prefix="authstate-bench-")
-for _file in (_PYTHON / "generated").iterdir():
-    if _file.suffix in (".py", ".so", ".dylib", ".dll"):
-        shutil.copy2(_file, _SNAPSHOT)
-sys.path[:0] = [str(_PYTHON), _SNAPSHOT, str(_PYTHON / "tests")]
+# `cargo xtask bindings` replaces the library by renaming, so a run that has
+# the old one mapped keeps it.
+sys.path[:0] = [str(_PYTHON), str(_PYTHON / "generated"), str(_PYTHON / "tests")]
 
 import authstate as auth  # noqa: E402
 import oidc_peer  # noqa: E402
@@ -123,7 +117,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        shutil.rmtree(_SNAPSHOT, ignore_errors=True)
+    main()
