@@ -108,6 +108,24 @@ suspend fun ServerManager.signIn(returnTo: String? = null): LoginResult {
     return completeLogin(OidcPeer.driveLogin(url))
 }
 
+/** A session signed in through the provider, with its clock, manager and the token it had when signed in. */
+data class SignedIn(val clock: ManualClock, val manager: ServerManager, val session: ServerSession, val old: String?)
+
+/**
+ * Signs in to [ALIAS] on a fresh client, then moves its clock past the
+ * provider's 60 s access-token life: the token is expired, the refresh token
+ * still valid.
+ */
+suspend fun OidcPeer.signedInThenExpired(): SignedIn {
+    val clock = clockAtNow()
+    val manager = client(clock)
+    manager.signIn()
+    val session = manager.session(ALIAS)
+    val signedIn = SignedIn(clock, manager, session, session.validAccessToken())
+    clock.advanceSecs(61u)
+    return signedIn
+}
+
 /** Receives until a value satisfies [predicate] (failing after 30 s instead of hanging): the first such value. */
 suspend fun <T> ReceiveChannel<T>.receiveUntil(predicate: (T) -> Boolean): T = withTimeout(30_000) {
     var value = receive()

@@ -207,13 +207,8 @@ class ObservationTest {
 
     @Test
     fun `(j) 100 callers after expiry cause exactly one token request`() = runBlocking<Unit> {
-        val clock = clockAtNow()
-        val manager = peer.client(clock)
-        manager.signIn()
-        val session = manager.session(ALIAS)
-        val old = session.validAccessToken()
+        val (clock, manager, session, old) = peer.signedInThenExpired()
         val revision = manager.connectionRevision()
-        clock.advanceSecs(61u)
         peer.resetCounts()
         val tokens = (1..n).map { async(Dispatchers.Default) { session.freshAccessToken() } }
         val revisions = (1..n).map { async(Dispatchers.Default) { manager.changed(revision) } }

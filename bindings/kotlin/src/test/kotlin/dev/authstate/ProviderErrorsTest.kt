@@ -75,12 +75,7 @@ class ProviderErrorsTest {
 
     @Test
     fun `(i) a CancelToken cancels freshAccessToken, and the detached refresh still lands`() = runBlocking<Unit> {
-        val clock = clockAtNow()
-        val manager = peer.client(clock)
-        manager.signIn()
-        val session = manager.session(ALIAS)
-        val old = session.validAccessToken()
-        clock.advanceSecs(61u)
+        val (clock, manager, session, old) = peer.signedInThenExpired()
         val cancel = CancelToken()
         peer.resetCounts()
         peer.pause() // the refresh cannot finish until resume()
@@ -106,12 +101,7 @@ class ProviderErrorsTest {
 
     @Test
     fun `(i) cancelling the calling coroutine leaves the shared refresh running`() = runBlocking<Unit> {
-        val clock = clockAtNow()
-        val manager = peer.client(clock)
-        manager.signIn()
-        val session = manager.session(ALIAS)
-        val old = session.validAccessToken()
-        clock.advanceSecs(61u)
+        val (clock, manager, session, old) = peer.signedInThenExpired()
         peer.resetCounts()
         peer.pause()
         try {

@@ -97,12 +97,7 @@ class ProviderScenariosTest {
 
     @Test
     fun `(d) past the lifetime the expiry is visible and freshAccessToken refreshes`() = runBlocking<Unit> {
-        val clock = clockAtNow()
-        val manager = peer.client(clock)
-        manager.signIn()
-        val session = manager.session(ALIAS)
-        val old = manager.token()
-        clock.advanceSecs(61u)
+        val (clock, manager, session, old) = peer.signedInThenExpired()
         assertEquals(SessionState.Active(-1), manager.state(ALIAS))
         assertEquals(-1L, session.tokenInfo()?.expiresInSecs)
         assertNull(session.validAccessToken(), "an expired token is never handed out")
