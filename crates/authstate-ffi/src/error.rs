@@ -5,7 +5,7 @@ use authstate::drafts::DraftError;
 use authstate::manager::ManagerError;
 use authstate::model::ServerInputError;
 use authstate::preauth::ReturnToError;
-use authstate::{LoginError, SessionError};
+use authstate::{AccountError, LoginError, SessionError};
 
 /// What went wrong, by what the app should do about it. Never holds a secret.
 /// Each variant carries a `detail` field (not a flat error: the Dart
@@ -40,6 +40,19 @@ pub enum AuthError {
     /// declined); the session is unchanged. Start sign-in again.
     #[error("sign-in failed: {detail}")]
     SignInFailed {
+        /// What happened (never a secret).
+        detail: String,
+    },
+    /// 403: this user may not do this. Show it inline; the session is untouched.
+    #[error("permission denied: {detail}")]
+    PermissionDenied {
+        /// What happened (never a secret).
+        detail: String,
+    },
+    /// The thing named does not exist (any more): a device session already
+    /// revoked, or another account's. Refresh the list.
+    #[error("not found: {detail}")]
+    NotFound {
         /// What happened (never a secret).
         detail: String,
     },
@@ -145,5 +158,23 @@ impl From<DraftError> for AuthError {
 impl From<ServerInputError> for AuthError {
     fn from(error: ServerInputError) -> Self {
         Self::InvalidInput { detail: error.to_string() }
+    }
+}
+
+impl From<AccountError> for AuthError {
+    fn from(error: AccountError) -> Self {
+        let detail = error.to_string();
+        match error {
+            AccountError::UnknownServer(_) => Self::UnknownServer { detail },
+            AccountError::NotSupported(_) | AccountError::Refused(_) => Self::InvalidInput { detail },
+            AccountError::SignInRequired => Self::SignInRequired { detail },
+            AccountError::NotFound => Self::NotFound { detail },
+            AccountError::PermissionDenied => Self::PermissionDenied { detail },
+            AccountError::TryLater { .. } => Self::TryLater { detail },
+            AccountError::Cancelled => Self::Cancelled { detail },
+            AccountError::Configuration(_) => Self::Configuration { detail },
+            AccountError::Storage(_) => Self::Storage { detail },
+            _ => Self::Internal { detail },
+        }
     }
 }

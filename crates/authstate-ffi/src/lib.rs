@@ -3,13 +3,15 @@
 //! on bad input; none panics. Async methods run on the core's own tokio
 //! runtime ([`runtime`]), so any host executor can await them.
 //!
-//! Objects: [`ServerManager`] (servers, state, observation, guards, sign-in),
+//! Objects: [`ServerManager`] (servers, state, observation, guards, sign-in,
+//! device sessions),
 //! [`ServerSession`], [`DraftStore`], [`PreAuthState`], [`CancelToken`],
 //! [`ManualClock`]. Optional host callbacks: [`SecretStore`],
 //! [`KeyValueStore`], [`LogSink`].
 
 uniffi::setup_scaffolding!();
 
+mod account;
 mod cancel;
 mod clock;
 mod drafts;
@@ -18,11 +20,13 @@ mod logging;
 mod login;
 mod manager;
 mod preauth;
+mod providers;
 mod records;
 mod runtime;
 mod session;
 mod stores;
 
+pub use account::{DeviceSession, DeviceSummary};
 pub use cancel::CancelToken;
 pub use clock::ManualClock;
 pub use drafts::DraftStore;
@@ -30,9 +34,10 @@ pub use error::AuthError;
 pub use logging::{LogLevel, LogRecord, LogSink, clear_log_sink, set_log_sink};
 pub use manager::{ManagerOptions, ServerManager};
 pub use preauth::PreAuthState;
+pub use providers::{OpaqueTokenSettings, RefreshShape, TokenPairSettings};
 pub use records::{
-    ExpiryReason, FailureReason, GuardDecision, LoginResult, ProviderKind, ResponseVerdict, RevocationOutcome,
-    ServerInfo, SessionState, TokenInfo,
+    ExpiryReason, FailureReason, GuardDecision, LoginResult, ProbeResult, ProviderKind, ResponseVerdict,
+    RevocationOutcome, ServerInfo, SessionState, TokenInfo,
 };
 pub use session::ServerSession;
 pub use stores::{KeyValueStore, SecretStore, StoreError};

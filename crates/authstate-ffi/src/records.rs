@@ -45,6 +45,10 @@ pub enum ExpiryReason {
     StaleToken,
     /// The app marked the session expired.
     Marked,
+    /// The refresh endpoint answered like a misconfiguration (wrong path or
+    /// request shape): fix the server entry; signing in again works until
+    /// the next refresh.
+    Misconfigured,
 }
 
 impl From<model::ExpiryReason> for ExpiryReason {
@@ -54,6 +58,7 @@ impl From<model::ExpiryReason> for ExpiryReason {
             model::ExpiryReason::NoRefreshToken => Self::NoRefreshToken,
             model::ExpiryReason::Unauthorized => Self::Unauthorized,
             model::ExpiryReason::StaleToken => Self::StaleToken,
+            model::ExpiryReason::Misconfigured => Self::Misconfigured,
             _ => Self::Marked,
         }
     }
@@ -253,6 +258,8 @@ pub struct LoginResult {
     pub return_to: Option<String>,
     /// Whether the tokens reached storage (false: usable now, lost on restart).
     pub persisted: bool,
+    /// What a multi-device server said about this device's session.
+    pub device: Option<crate::account::DeviceSummary>,
 }
 
 impl From<authstate::LoginOutcome> for LoginResult {
@@ -261,6 +268,7 @@ impl From<authstate::LoginOutcome> for LoginResult {
             server: ServerInfo::from(&outcome.server),
             return_to: outcome.return_to.map(|r| r.as_str().to_owned()),
             persisted: outcome.persisted,
+            device: outcome.device.as_ref().map(crate::account::DeviceSummary::from),
         }
     }
 }
@@ -290,6 +298,28 @@ impl From<authstate::RevocationOutcome> for RevocationOutcome {
             Core::NotSupported => Self::NotSupported,
             Core::NothingToRevoke => Self::NothingToRevoke,
             Core::Failed(error) => Self::Failed { detail: error.to_string() },
+        }
+    }
+}
+
+/// What a session probe said about the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ProbeResult {
+    /// The server accepts the token.
+    Valid,
+    /// The token is no longer valid: the session is now `Expired` (tokens
+    /// kept). Offer "sign in again" for this server; no error to show.
+    Stale,
+    /// No answer (network, timeout, 5xx): nothing changed.
+    Unreachable,
+}
+
+impl From<authstate::ProbeResult> for ProbeResult {
+    fn from(result: authstate::ProbeResult) -> Self {
+        match result {
+            authstate::ProbeResult::Valid => Self::Valid,
+            authstate::ProbeResult::Stale => Self::Stale,
+            authstate::ProbeResult::Unreachable => Self::Unreachable,
         }
     }
 }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use authstate::SessionError;
 use authstate::model::ExpiryReason as CoreExpiry;
 
+use crate::account::DeviceSummary;
 use crate::cancel::CancelToken;
-use crate::records::{ResponseVerdict, ServerInfo, SessionState, TokenInfo};
+use crate::records::{ProbeResult, ResponseVerdict, ServerInfo, SessionState, TokenInfo};
 use crate::{AuthError, runtime};
 
 /// One server's session. Getters never block; async methods share one
@@ -119,6 +120,20 @@ impl ServerSession {
             Ok(()) | Err(SessionError::InvalidTransition(_)) => Ok(()),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Asks the server whether it still accepts the token (OpaqueToken
+    /// servers' session probe) and records the answer: `Stale` expires the
+    /// session with no error; `Unreachable` changes nothing.
+    pub async fn probe(&self) -> Result<ProbeResult, AuthError> {
+        let core = Arc::clone(&self.core);
+        runtime::run(async move { Ok(core.probe().await?.into()) }).await
+    }
+
+    /// What a multi-device server last said about this device's session
+    /// (for a "signed in on N other devices" banner). Never blocks.
+    pub fn device_summary(&self) -> Option<DeviceSummary> {
+        self.core.device_summary().as_deref().map(DeviceSummary::from)
     }
 
     /// Call when the app returns to the foreground: refreshes if the token

@@ -26,17 +26,17 @@ pub mod session;
 pub mod storage;
 
 pub use backends::Backends;
-pub use backends::oidc::LoginError;
 pub use cancel::{CancelReason, CancelToken};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use drafts::DraftStore;
 pub use guard::{GuardDecision, RouteTemplates};
 pub use http::{AuthedClient, FailureReason, HttpFailure, ResponseVerdict};
-pub use login::{Authenticator, LoginOutcome};
+pub use login::{AccountError, Authenticator, LoginError, LoginOutcome};
+pub use machine::ProbeResult;
 pub use manager::{ManagerConfig, ManagerError, ServerManager};
 pub use model::{
-    Alias, ExpiryReason, Provider, ProviderKind, Secret, ServerId, ServerInfo, SessionState, StateKind, TokenGrant,
-    Tokens,
+    Alias, DeviceSession, DeviceSummary, ExpiryReason, Provider, ProviderKind, Secret, ServerId, ServerInfo,
+    SessionState, StateKind, TokenGrant, Tokens,
 };
 pub use preauth::{PreAuthState, PreAuthStore, ReturnTo};
 pub use refresh::{RefreshError, Refresher, RefresherFactory, Revocation, TransientKind};

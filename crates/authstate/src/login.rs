@@ -1,19 +1,27 @@
 //! Signing in and out of a server, whatever its backend: the public face of
-//! the login flows over a [`ServerManager`] and its [`Backends`].
+//! the login flows over a [`ServerManager`] and its [`Backends`] — the OIDC
+//! browser round-trip, credentials logins for TokenPair and OpaqueToken
+//! servers, and (in `account`) the device-session calls.
 //!
 //! Guarantees: the pending login is persisted before the authorization URL is
 //! handed out; a callback is accepted once, only for a login started here,
 //! within 30 minutes, at the redirect URI that login used, from the issuer it
-//! was sent to; the return path handed back has been validated twice.
+//! was sent to; the return path handed back has been validated twice. A
+//! password is never kept, logged, or put in an error.
+
+mod account;
+mod error;
 
 use std::sync::Arc;
 
 use url::Url;
 
 use crate::backends::Backends;
-use crate::backends::oidc::{Callback, LoginError};
+pub use error::{AccountError, LoginError};
+
+use crate::backends::oidc::Callback;
 use crate::manager::ServerManager;
-use crate::model::{Provider, ProviderKind, ServerInfo};
+use crate::model::{DeviceSummary, Provider, ProviderKind, Secret, ServerInfo, TokenGrant};
 use crate::preauth::{PreAuthState, ReturnTo};
 use crate::session::{ServerSession, SessionError, SignOutReport};
 
@@ -27,6 +35,9 @@ pub struct LoginOutcome {
     /// False when the tokens are active but could not be saved yet (they are
     /// saved with the next change; the error was logged).
     pub persisted: bool,
+    /// What a multi-device server said about this device's session (its id,
+    /// label, and how many other devices are signed in); `None` otherwise.
+    pub device: Option<DeviceSummary>,
 }
 
 /// Starts and completes logins, and signs out, for a manager's servers.
@@ -119,13 +130,40 @@ impl Authenticator {
             return Err(LoginError::InvalidCallback("no code parameter".into()));
         };
         let grant = self.backends.oidc().exchange_code(config, &pending, code).await?;
-        let persisted = match session.sign_in(ProviderKind::Oidc, grant) {
-            Ok(()) => true,
-            Err(SessionError::Storage(_)) => false,
-            Err(other) => return Err(other.into()),
-        };
+        let persisted = commit_sign_in(&session, ProviderKind::Oidc, grant)?;
         tracing::info!(server = %info.id, persisted, "signed in");
-        Ok(LoginOutcome { server: info, return_to: pending.safe_return_to(), persisted })
+        Ok(LoginOutcome { server: info, return_to: pending.safe_return_to(), persisted, device: None })
+    }
+
+    /// Signs in to a TokenPair or OpaqueToken server with a username and
+    /// password; `device_label` names this device to an OpaqueToken server
+    /// (the server guesses from the User-Agent otherwise). The password is
+    /// sent once and not kept. `InvalidCredentials` means ask again.
+    pub async fn sign_in_with_password(
+        &self,
+        alias: &str,
+        username: &str,
+        password: &Secret,
+        device_label: Option<&str>,
+    ) -> Result<LoginOutcome, LoginError> {
+        let session = self.session(alias)?;
+        let info = session.info().clone();
+        let (kind, grant, device) = match &info.provider {
+            Provider::TokenPair(_) => {
+                (ProviderKind::TokenPair, self.backends.token_pair().login(&info, username, password).await?, None)
+            }
+            Provider::OpaqueToken(_) => {
+                let login = self.backends.opaque().login(&info, username, password, device_label).await?;
+                (ProviderKind::OpaqueToken, login.grant, login.device)
+            }
+            Provider::Oidc(_) => return Err(LoginError::WrongProvider(alias.to_owned())),
+        };
+        let persisted = commit_sign_in(&session, kind, grant)?;
+        if let Some(device) = &device {
+            session.set_device_summary(device.clone());
+        }
+        tracing::info!(server = %info.id, provider = kind.name(), persisted, "signed in");
+        Ok(LoginOutcome { server: info, return_to: None, persisted, device })
     }
 
     /// Signs out of `alias`: locally at once, then a best-effort revocation at
@@ -140,5 +178,15 @@ impl Authenticator {
 
     fn clock(&self) -> crate::clock::SharedClock {
         self.manager.clock()
+    }
+}
+
+/// Makes the session `Active` with `grant`. `Ok(false)`: active, but not saved
+/// yet (saved with the next change; the error was logged).
+fn commit_sign_in(session: &ServerSession, kind: ProviderKind, grant: TokenGrant) -> Result<bool, LoginError> {
+    match session.sign_in(kind, grant) {
+        Ok(()) => Ok(true),
+        Err(SessionError::Storage(_)) => Ok(false),
+        Err(other) => Err(other.into()),
     }
 }

@@ -44,6 +44,10 @@ pub enum RefreshFailure {
     Rejected,
     /// There is no refresh token to present.
     NoRefreshToken,
+    /// The refresh endpoint answered in a way that shows a misconfiguration
+    /// (a 4xx that is not an auth answer): the tokens cannot be refreshed
+    /// until the configuration is fixed.
+    Misconfigured,
 }
 
 /// What a session probe said about the current token.
@@ -90,8 +94,13 @@ pub enum Event {
     },
     /// A resource answered 403.
     Forbidden,
-    /// A session probe answered.
-    Probe(ProbeResult),
+    /// A session probe of the tokens of `generation` answered.
+    Probe {
+        /// The generation whose tokens were probed.
+        generation: u64,
+        /// What the server said.
+        result: ProbeResult,
+    },
     /// The host marks the session expired.
     MarkExpired(ExpiryReason),
     /// The user signs out.
@@ -109,7 +118,7 @@ impl Event {
             Self::RefreshFailed { .. } => "refresh_failed",
             Self::Unauthorized { .. } => "unauthorized",
             Self::Forbidden => "forbidden",
-            Self::Probe(_) => "probe",
+            Self::Probe { .. } => "probe",
             Self::MarkExpired(_) => "mark_expired",
             Self::Logout => "logout",
             Self::Restore(_) => "restore",
@@ -220,6 +229,7 @@ pub fn transition(now: &Snapshot, event: Event) -> Result<Step, InvalidTransitio
         (Active { provider, tokens }, Event::RefreshFailed { failure, .. }) => {
             let reason = match failure {
                 RefreshFailure::NoRefreshToken => ExpiryReason::NoRefreshToken,
+                RefreshFailure::Misconfigured => ExpiryReason::Misconfigured,
                 _ => ExpiryReason::RefreshRejected,
             };
             Ok(expire(*provider, tokens, reason, generation))
@@ -241,16 +251,22 @@ pub fn transition(now: &Snapshot, event: Event) -> Result<Step, InvalidTransitio
         // 403: permission, not authentication. Never a state change.
         (_, Event::Forbidden) => Ok(stay(now, Verdict::PermissionDenied)),
 
-        // Session probe (opaque tokens): only an answer that says "stale" expires.
-        (Active { .. } | Expired { .. }, Event::Probe(ProbeResult::Unreachable)) => Ok(stay(now, Verdict::Unchanged)),
-        (Active { .. }, Event::Probe(ProbeResult::Valid)) => Ok(stay(now, Verdict::Unchanged)),
-        (Active { provider, tokens }, Event::Probe(ProbeResult::Stale)) => {
+        // Session probe (opaque tokens): only an answer that says "stale"
+        // expires, and only for the tokens that were probed.
+        (Active { .. } | Expired { .. }, Event::Probe { generation: g, .. }) if g != generation => {
+            Ok(stay(now, Verdict::Discarded))
+        }
+        (Active { .. } | Expired { .. }, Event::Probe { result: ProbeResult::Unreachable, .. }) => {
+            Ok(stay(now, Verdict::Unchanged))
+        }
+        (Active { .. }, Event::Probe { result: ProbeResult::Valid, .. }) => Ok(stay(now, Verdict::Unchanged)),
+        (Active { provider, tokens }, Event::Probe { result: ProbeResult::Stale, .. }) => {
             Ok(expire(*provider, tokens, ExpiryReason::StaleToken, generation))
         }
-        (Expired { provider, tokens, .. }, Event::Probe(ProbeResult::Valid)) => {
+        (Expired { provider, tokens, .. }, Event::Probe { result: ProbeResult::Valid, .. }) => {
             Ok(to(Active { provider: *provider, tokens: tokens.clone() }, generation, vec![Effect::PersistRecord]))
         }
-        (Expired { .. }, Event::Probe(ProbeResult::Stale)) => Ok(stay(now, Verdict::SignInRequired)),
+        (Expired { .. }, Event::Probe { result: ProbeResult::Stale, .. }) => Ok(stay(now, Verdict::SignInRequired)),
 
         // Host-driven expiry.
         (Active { provider, tokens }, Event::MarkExpired(reason)) => Ok(expire(*provider, tokens, reason, generation)),
@@ -260,7 +276,7 @@ pub fn transition(now: &Snapshot, event: Event) -> Result<Step, InvalidTransitio
         (NoSession, Event::Restore(state)) if generation == 0 => Ok(to(state, next_gen, Vec::new())),
 
         // Everything else is a programming error on the caller's side.
-        (NoSession, ev @ (Event::Probe(_) | Event::MarkExpired(_) | Event::Restore(_)))
+        (NoSession, ev @ (Event::Probe { .. } | Event::MarkExpired(_) | Event::Restore(_)))
         | (Active { .. } | Expired { .. }, ev @ Event::Restore(_)) => {
             Err(InvalidTransition { from: now.state.kind(), event: ev.name() })
         }

@@ -119,18 +119,26 @@ fn forbidden_never_touches_state() {
 #[test]
 fn probe_unreachable_is_not_stale() {
     let now = active("a", None);
-    assert_eq!(run(&now, Event::Probe(ProbeResult::Unreachable)).next, now);
-    let stale = run(&now, Event::Probe(ProbeResult::Stale));
+    assert_eq!(run(&now, Event::Probe { generation: now.generation, result: ProbeResult::Unreachable }).next, now);
+    let stale = run(&now, Event::Probe { generation: now.generation, result: ProbeResult::Stale });
     assert_eq!(stale.next.state.expiry_reason(), Some(ExpiryReason::StaleToken));
-    let revived = run(&stale.next, Event::Probe(ProbeResult::Valid));
+    let revived = run(&stale.next, Event::Probe { generation: stale.next.generation, result: ProbeResult::Valid });
     assert!(revived.next.state.is_authenticated());
+}
+
+#[test]
+fn probe_of_older_tokens_is_discarded() {
+    // A password change replaced the token while the probe of the old one ran.
+    let now = active("new", None);
+    let late = run(&now, Event::Probe { generation: now.generation.wrapping_sub(1), result: ProbeResult::Stale });
+    assert_eq!((late.next, late.verdict), (now, Verdict::Discarded));
 }
 
 #[test]
 fn invalid_pairs_are_named_errors() {
     let e = transition(&Snapshot::initial(), Event::MarkExpired(ExpiryReason::Marked)).unwrap_err();
     assert_eq!(e, InvalidTransition { from: StateKind::NoSession, event: "mark_expired" });
-    assert!(transition(&Snapshot::initial(), Event::Probe(ProbeResult::Valid)).is_err());
+    assert!(transition(&Snapshot::initial(), Event::Probe { generation: 0, result: ProbeResult::Valid }).is_err());
     assert!(transition(&active("a", None), Event::Restore(SessionState::NoSession)).is_err());
     let restored = run(&Snapshot::initial(), Event::Restore(active("a", None).state));
     assert!(restored.next.state.is_authenticated());

@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 use rand::Rng;
 use time::{Duration, OffsetDateTime};
 
+use crate::machine::ProbeResult;
 use crate::model::{ServerInfo, TokenGrant, Tokens};
 
 /// What a session needs from its backend: exchanging a refresh token for new
@@ -34,6 +35,14 @@ pub trait Refresher: Send + Sync {
     async fn revoke(&self, server: &ServerInfo, tokens: &Tokens) -> Result<Revocation, RefreshError> {
         let _ = (server, tokens);
         Ok(Revocation::NotSupported)
+    }
+
+    /// Asks the server whether it still accepts `tokens` (a session probe).
+    /// Only an answer about the token is `Valid` or `Stale`; a transient
+    /// failure is an `Err(Transient)`. The default: this backend has no probe.
+    async fn probe(&self, server: &ServerInfo, tokens: &Tokens) -> Result<ProbeResult, RefreshError> {
+        let _ = tokens;
+        Err(RefreshError::Configuration { detail: format!("{} has no session probe", server.provider.kind().name()) })
     }
 }
 

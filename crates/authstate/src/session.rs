@@ -10,6 +10,7 @@
 //! serialise on a commit lock that readers never take.
 
 mod persist;
+mod probe;
 mod sign_out;
 mod tokens;
 
@@ -20,8 +21,10 @@ use time::{Duration, OffsetDateTime};
 
 use crate::cancel::{CancelReason, CancelRegistry, CancelToken, Registration};
 use crate::clock::SharedClock;
-use crate::machine::{Event, InvalidTransition, ProbeResult, Snapshot, Verdict, transition};
-use crate::model::{ExpiryReason, ProviderKind, Secret, ServerInfo, SessionState, StateKind, TokenGrant, Tokens};
+use crate::machine::{Event, InvalidTransition, Snapshot, Verdict, transition};
+use crate::model::{
+    DeviceSummary, ExpiryReason, ProviderKind, Secret, ServerInfo, SessionState, StateKind, TokenGrant, Tokens,
+};
 use crate::refresh::{Backoff, BackoffPolicy, RefreshError, Refresher, SingleFlight, TransientKind};
 use crate::revision::RevisionHub;
 use crate::storage::{KeyValueStore, SecretStore, StorageError};
@@ -150,6 +153,8 @@ pub struct ServerSession {
     refresher: Option<Arc<dyn Refresher>>,
     flight: SingleFlight<FlightResult>,
     memo: Mutex<RefreshMemo>,
+    /// What a multi-device server last said about this device's session.
+    device: RwLock<Option<Arc<DeviceSummary>>>,
     clock: SharedClock,
     config: SessionConfig,
 }
@@ -194,6 +199,7 @@ impl ServerSession {
             refresher: parts.refresher,
             flight: SingleFlight::default(),
             memo: Mutex::default(),
+            device: RwLock::new(None),
             clock: parts.clock,
             config: parts.config,
         }
@@ -247,11 +253,6 @@ impl ServerSession {
         self.apply(Event::MarkExpired(reason)).map(|_| ())
     }
 
-    /// Records a session probe's answer. Only an answer that says "stale" expires.
-    pub fn on_probe(&self, result: ProbeResult) -> Result<Verdict, SessionError> {
-        self.apply(Event::Probe(result))
-    }
-
     /// Records a 403: never changes state.
     pub fn on_forbidden(&self) -> Verdict {
         self.apply(Event::Forbidden).unwrap_or(Verdict::PermissionDenied)
@@ -298,6 +299,9 @@ impl ServerSession {
         let fast = FastToken::of(&step.next.state, self.config.refresh_threshold);
         *self.snapshot.write() = Arc::new(step.next);
         *self.fast.write() = fast;
+        if kind == StateKind::NoSession {
+            *self.device.write() = None;
+        }
         self.hub.bump(&self.info.id, kind);
         if from != kind {
             tracing::info!(server = %self.info.id, ?from, to = ?kind, event = event_name, "session state changed");

@@ -67,6 +67,8 @@ fn opaque() -> Provider {
         probe_path: "api/auth/session/".into(),
         logout_path: "api/auth/logout/".into(),
         sessions_path: None,
+        logout_all_path: None,
+        password_path: None,
     })
 }
 

@@ -7,10 +7,19 @@ use std::process::Command;
 
 use crate::{KEYRING_TEST, OIDC_PEER, Outcome, REQUIRE_PEERS, bindings, cargo, on_path, proptest_cases, run, run_with};
 
+/// The pinned Django REST framework server the integration tests start.
+const DJANGO_PEER: &str = "tests/peers/django";
+
 /// Layer 0: installs the pinned real servers the integration tests start
-/// (`npm ci` for oidc-provider). Without node the real-server tests skip
-/// themselves, each printing why.
+/// (`pip install` for the Django server unless its packages import already,
+/// then `npm ci` for oidc-provider). Without pip or node the tests of that
+/// server skip themselves, each printing why.
 pub(crate) fn peers(root: &Path) -> Outcome {
+    match django_peer(root) {
+        Outcome::Failed(why) => return Outcome::Failed(format!("{DJANGO_PEER}: {why}")),
+        Outcome::Skipped(why) => println!("{DJANGO_PEER}: {why}"),
+        Outcome::Passed => {}
+    }
     let dir = root.join(OIDC_PEER);
     let missing: Vec<&str> = ["node", "npm"].into_iter().filter(|tool| !on_path(tool)).collect();
     if !missing.is_empty() {
@@ -24,6 +33,27 @@ pub(crate) fn peers(root: &Path) -> Outcome {
         return Outcome::Passed;
     }
     run(&dir, "npm", &["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+}
+
+/// `pip install -r requirements.txt` for the Django server, when needed and possible.
+fn django_peer(root: &Path) -> Outcome {
+    if django_installed() {
+        println!("{DJANGO_PEER}: its packages are importable");
+        return Outcome::Passed;
+    }
+    let pip = Command::new("python3").args(["-m", "pip", "--version"]).output();
+    if !pip.is_ok_and(|out| out.status.success()) {
+        return Outcome::Skipped("python3 with pip not found: the Django server tests will skip themselves".into());
+    }
+    let requirements = format!("{DJANGO_PEER}/requirements.txt");
+    run(root, "python3", &["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", &requirements])
+}
+
+/// Whether python3 imports what the Django server needs.
+fn django_installed() -> bool {
+    let imports = "import django, rest_framework, rest_framework_simplejwt, knox";
+    let probe = Command::new("python3").args(["-c", imports]).output();
+    probe.is_ok_and(|out| out.status.success())
 }
 
 /// Whether `npm ci` has run since package-lock.json last changed.
@@ -41,7 +71,8 @@ fn peers_installed(root: &Path) -> bool {
 pub(crate) fn rust(root: &Path) -> Outcome {
     println!("PROPTEST_CASES={}", proptest_cases());
     let demanded = env::var(REQUIRE_PEERS).is_ok_and(|v| v == "1");
-    let require = if demanded || (on_path("node") && peers_installed(root)) { "1" } else { "0" };
+    let installed = on_path("node") && peers_installed(root) && django_installed();
+    let require = if demanded || installed { "1" } else { "0" };
     println!("{REQUIRE_PEERS}={require}");
     run_with(root, cargo(), &["test", "--workspace", "--all-features"], &[(REQUIRE_PEERS, require)])
 }

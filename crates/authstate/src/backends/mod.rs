@@ -3,6 +3,9 @@
 //! session the refresher for its server's provider.
 
 pub mod oidc;
+pub mod opaque;
+pub mod token_pair;
+mod wire;
 
 use std::sync::Arc;
 
@@ -11,6 +14,8 @@ use crate::model::{Provider, ServerInfo};
 use crate::refresh::{Refresher, RefresherFactory};
 
 pub use oidc::OidcBackend;
+pub use opaque::{OpaqueBackend, OpaqueLogin};
+pub use token_pair::TokenPairBackend;
 
 /// One backend per provider kind, sharing one HTTP client. Pass it to
 /// [`ManagerConfig::with_refreshers`](crate::ManagerConfig::with_refreshers)
@@ -19,6 +24,8 @@ pub use oidc::OidcBackend;
 pub struct Backends {
     http: reqwest::Client,
     oidc: Arc<OidcBackend>,
+    token_pair: Arc<TokenPairBackend>,
+    opaque: Arc<OpaqueBackend>,
 }
 
 impl Backends {
@@ -26,7 +33,9 @@ impl Backends {
     /// dating tokens by `clock`.
     pub fn new(http: reqwest::Client, clock: SharedClock) -> Self {
         let oidc = Arc::new(OidcBackend::new(http.clone(), clock));
-        Self { http, oidc }
+        let token_pair = Arc::new(TokenPairBackend::new(http.clone()));
+        let opaque = Arc::new(OpaqueBackend::new(http.clone()));
+        Self { http, oidc, token_pair, opaque }
     }
 
     /// The shared HTTP client.
@@ -38,13 +47,24 @@ impl Backends {
     pub fn oidc(&self) -> &Arc<OidcBackend> {
         &self.oidc
     }
+
+    /// The TokenPair (JWT access/refresh) backend.
+    pub fn token_pair(&self) -> &Arc<TokenPairBackend> {
+        &self.token_pair
+    }
+
+    /// The OpaqueToken (per-device token) backend.
+    pub fn opaque(&self) -> &Arc<OpaqueBackend> {
+        &self.opaque
+    }
 }
 
 impl RefresherFactory for Backends {
     fn refresher_for(&self, server: &ServerInfo) -> Option<Arc<dyn Refresher>> {
         match server.provider {
             Provider::Oidc(_) => Some(Arc::clone(&self.oidc) as Arc<dyn Refresher>),
-            Provider::TokenPair(_) | Provider::OpaqueToken(_) => None,
+            Provider::TokenPair(_) => Some(Arc::clone(&self.token_pair) as Arc<dyn Refresher>),
+            Provider::OpaqueToken(_) => Some(Arc::clone(&self.opaque) as Arc<dyn Refresher>),
         }
     }
 }

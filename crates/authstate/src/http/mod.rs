@@ -16,6 +16,7 @@ use std::time::Duration;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
+pub(crate) use adapter::retry_after_from;
 pub use adapter::{OAuthHttp, TransportError};
 pub use authed::{AuthedClient, FailureReason, HttpFailure};
 pub use funnel::{Challenge, ResponseVerdict};

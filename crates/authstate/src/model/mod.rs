@@ -1,10 +1,13 @@
-//! The data model every layer agrees on: servers, providers, tokens, session state.
+//! The data model every layer agrees on: servers, providers, tokens, session
+//! state, device sessions.
 
+mod device;
 mod provider;
 mod server;
 mod state;
 mod tokens;
 
+pub use device::{DeviceSession, DeviceSummary};
 pub use provider::{OidcConfig, OpaqueTokenConfig, Provider, ProviderKind, RefreshRequestShape, TokenPairConfig};
 pub use server::{Alias, ServerId, ServerInputError};
 pub use state::{ExpiryReason, SessionState, StateKind};

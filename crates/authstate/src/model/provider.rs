@@ -28,6 +28,17 @@ pub enum ProviderKind {
     OpaqueToken,
 }
 
+impl ProviderKind {
+    /// The kind's name in logs and messages (`oidc`, `token_pair`, `opaque_token`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Oidc => "oidc",
+            Self::TokenPair => "token_pair",
+            Self::OpaqueToken => "opaque_token",
+        }
+    }
+}
+
 /// A server's authentication method and its configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -76,11 +87,25 @@ impl Provider {
             }
             Self::TokenPair(c) => {
                 let paths = [Some(&c.login_path), Some(&c.refresh_path), c.logout_path.as_ref()];
-                paths.into_iter().flatten().try_for_each(|p| relative_path(p))
+                paths.into_iter().flatten().try_for_each(|p| relative_path(p))?;
+                match &c.refresh_shape {
+                    RefreshRequestShape::JsonBody { field } if !json_field(field) => {
+                        Err(invalid(format!("refresh field {:.64?} must be 1-64 visible ASCII characters", field)))
+                    }
+                    _ => Ok(()),
+                }
             }
             Self::OpaqueToken(c) => {
-                let paths = [Some(&c.login_path), Some(&c.probe_path), Some(&c.logout_path), c.sessions_path.as_ref()];
-                paths.into_iter().flatten().try_for_each(|p| relative_path(p))
+                let paths = [
+                    Some(&c.login_path),
+                    Some(&c.probe_path),
+                    Some(&c.logout_path),
+                    c.sessions_path.as_ref(),
+                    c.logout_all_path.as_ref(),
+                    c.password_path.as_ref(),
+                ];
+                paths.into_iter().flatten().try_for_each(|p| relative_path(p))?;
+                Ok(())
             }
         }
     }
@@ -88,6 +113,11 @@ impl Provider {
 
 fn invalid(detail: String) -> ServerInputError {
     ServerInputError::InvalidProvider(detail)
+}
+
+/// A JSON field name: 1-64 visible ASCII characters.
+fn json_field(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// An endpoint path below the server URL: not absolute, no scheme, no `..`.
@@ -158,9 +188,45 @@ pub struct OpaqueTokenConfig {
     pub probe_path: String,
     /// Logout of this device only.
     pub logout_path: String,
-    /// Device sessions (list, revoke), if the server has them.
+    /// Device sessions: `GET` lists them, `DELETE <path><id>/` revokes one,
+    /// if the server has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions_path: Option<String>,
+    /// Logout of every device of the account, if the server has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logout_all_path: Option<String>,
+    /// Password change answering with a fresh token for this device, if the server has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_path: Option<String>,
+}
+
+impl OpaqueTokenConfig {
+    /// The Notechondria-style layout under `prefix` (e.g. `api/v1/auth/`):
+    /// `login/`, `session/`, `logout/`, `sessions/`, `logoutall/`, `password/`.
+    pub fn under(prefix: &str) -> Self {
+        let path = |p: &str| format!("{prefix}{p}");
+        Self {
+            login_path: path("login/"),
+            probe_path: path("session/"),
+            logout_path: path("logout/"),
+            sessions_path: Some(path("sessions/")),
+            logout_all_path: Some(path("logoutall/")),
+            password_path: Some(path("password/")),
+        }
+    }
+}
+
+impl TokenPairConfig {
+    /// Django simplejwt's layout under `prefix` (e.g. `api/token/`): login at
+    /// the prefix, `refresh/` with a JSON `refresh` field, `blacklist/` to log out.
+    pub fn simplejwt(prefix: &str) -> Self {
+        Self {
+            login_path: prefix.to_owned(),
+            refresh_path: format!("{prefix}refresh/"),
+            refresh_shape: RefreshRequestShape::default(),
+            logout_path: Some(format!("{prefix}blacklist/")),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -224,6 +290,8 @@ mod tests {
                 probe_path: "api/me/".into(),
                 logout_path: "api/logout/".into(),
                 sessions_path: None,
+                logout_all_path: None,
+                password_path: None,
             });
             assert!(p.validate().is_err(), "{bad:?}");
         }

@@ -20,6 +20,10 @@ pub enum ExpiryReason {
     StaleToken,
     /// The host marked the session expired.
     Marked,
+    /// The refresh endpoint answered in a way that shows a misconfiguration
+    /// (wrong request shape or path): fix the server entry; signing in again
+    /// works until the next refresh.
+    Misconfigured,
 }
 
 /// A server's session.

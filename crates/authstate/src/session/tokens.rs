@@ -219,9 +219,14 @@ impl ServerSession {
                 self.memo.lock().rejected_generation = Some(generation);
                 let failure = match error {
                     RefreshError::NoRefreshToken => RefreshFailure::NoRefreshToken,
+                    RefreshError::Configuration { .. } => RefreshFailure::Misconfigured,
                     _ => RefreshFailure::Rejected,
                 };
-                tracing::warn!(server = %self.info.id, error = %error, "refresh rejected; session expired, tokens kept");
+                if failure == RefreshFailure::Misconfigured {
+                    tracing::error!(server = %self.info.id, error = %error, "refresh endpoint misconfigured; session expired, tokens kept");
+                } else {
+                    tracing::warn!(server = %self.info.id, error = %error, "refresh rejected; session expired, tokens kept");
+                }
                 let _ = self.apply(Event::RefreshFailed { generation, failure });
                 Err(self.refresh_error(&error))
             }

@@ -1,6 +1,8 @@
 //! Test doubles shared by the integration tests: refreshers the test drives
 //! by hand, and a manager over memory stores with a manual clock.
 #![allow(dead_code)]
+pub mod devices;
+pub mod django_peer;
 pub mod fake_idp;
 pub mod log_capture;
 pub mod oidc_peer;

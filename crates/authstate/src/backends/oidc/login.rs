@@ -11,85 +11,15 @@ use url::Url;
 
 use super::{DiscoveryError, OidcBackend, client};
 use crate::http::TransportError;
+use crate::login::LoginError;
 use crate::model::{OidcConfig, Secret, TokenGrant};
-use crate::preauth::{PreAuthError, PreAuthState};
-use crate::session::SessionError;
-
-/// Why a login could not start or complete, by what the caller should do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum LoginError {
-    /// No server with that alias (or it was removed during the login).
-    #[error("unknown server {0:?}")]
-    UnknownServer(String),
-    /// The server does not sign in through this flow (wrong backend kind).
-    #[error("server {0:?} does not use this sign-in method")]
-    WrongProvider(String),
-    /// The return path is not a safe relative path; nothing was started.
-    #[error("return path refused: {0}")]
-    InvalidReturnTo(String),
-    /// The user or the provider ended the login (`error=access_denied`, …).
-    /// Show the message and let the user start again.
-    #[error("sign-in ended by the provider: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Denied {
-        /// The OAuth error code.
-        error: String,
-        /// The provider's description, if any.
-        description: Option<String>,
-    },
-    /// The callback does not belong to a login started here (a tampered or
-    /// replayed `state`), or was already used. Start the sign-in again.
-    #[error("sign-in callback does not match a pending sign-in; start again")]
-    StateMismatch,
-    /// The login took longer than 30 minutes. Start it again.
-    #[error("sign-in took too long ({age_secs} s); start again")]
-    Expired {
-        /// How old the pending login was.
-        age_secs: i64,
-    },
-    /// The callback URL is malformed (no code, another redirect target, an
-    /// issuer mix-up). Start the sign-in again.
-    #[error("invalid sign-in callback: {0}")]
-    InvalidCallback(String),
-    /// The provider refused the code (replayed, expired, wrong verifier).
-    /// Start the sign-in again.
-    #[error("the provider refused the sign-in code: {0}")]
-    CodeRejected(String),
-    /// The ID token failed validation (signature, issuer, audience, nonce,
-    /// expiry). Nothing was stored; start again, and report it if it repeats.
-    #[error("ID token rejected: {0}")]
-    InvalidIdToken(String),
-    /// The provider could not be reached; nothing changed. Try again later
-    /// (the pending login was consumed only if the code exchange had started).
-    #[error("identity provider unreachable: {0}")]
-    Unreachable(TransportError),
-    /// The provider's configuration or answers are unusable (bad discovery,
-    /// issuer mismatch, a token response without a token).
-    #[error("identity provider misconfigured: {0}")]
-    Configuration(String),
-    /// The pending-login or token storage failed. Try again later.
-    #[error("sign-in storage failed: {0}")]
-    Storage(String),
-    /// The session refused the result (a caller bug or a removed server).
-    #[error(transparent)]
-    Session(#[from] SessionError),
-}
+use crate::preauth::PreAuthState;
 
 impl From<DiscoveryError> for LoginError {
     fn from(error: DiscoveryError) -> Self {
         match error {
             DiscoveryError::Unreachable(transport) => Self::Unreachable(transport),
             invalid @ DiscoveryError::Invalid { .. } => Self::Configuration(invalid.to_string()),
-        }
-    }
-}
-
-impl From<PreAuthError> for LoginError {
-    fn from(error: PreAuthError) -> Self {
-        match error {
-            PreAuthError::Unknown => Self::StateMismatch,
-            PreAuthError::Expired { age_secs } => Self::Expired { age_secs },
-            other => Self::Storage(other.to_string()),
         }
     }
 }

@@ -25,7 +25,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-pub use login::{Callback, LoginError};
+pub use login::Callback;
 pub use loopback::{LoopbackError, LoopbackReceiver};
 
 use crate::clock::SharedClock;

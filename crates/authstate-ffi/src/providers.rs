@@ -1,0 +1,113 @@
+//! Adding TokenPair and OpaqueToken servers across the FFI: their settings as
+//! records with the common layouts as defaults (Django simplejwt, the
+//! Notechondria device-session layout). Checked by the core before storing.
+
+use authstate::Provider;
+use authstate::model::{OpaqueTokenConfig, RefreshRequestShape, TokenPairConfig};
+
+use crate::AuthError;
+use crate::manager::ServerManager;
+use crate::records::ServerInfo;
+
+/// Where a TokenPair refresh endpoint expects the refresh token.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum RefreshShape {
+    /// `{"<field>": "<refresh token>"}` as a JSON body (simplejwt: `refresh`).
+    JsonBody {
+        /// The JSON field name.
+        field: String,
+    },
+    /// `Authorization: Bearer <refresh token>` with an empty body.
+    BearerHeader,
+}
+
+/// A TokenPair server's endpoints, relative to its URL. The defaults are
+/// Django simplejwt's (`api/token/`, `api/token/refresh/` with a JSON
+/// `refresh` field, `api/token/blacklist/`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TokenPairSettings {
+    /// Credentials login.
+    #[uniffi(default = "api/token/")]
+    pub login_path: String,
+    /// Refresh endpoint.
+    #[uniffi(default = "api/token/refresh/")]
+    pub refresh_path: String,
+    /// How the refresh token is sent; `None`: a JSON body field `refresh`.
+    #[uniffi(default = None)]
+    pub refresh_shape: Option<RefreshShape>,
+    /// Logout (blacklist) endpoint, sent in the refresh shape; `None`: none.
+    #[uniffi(default = "api/token/blacklist/")]
+    pub logout_path: Option<String>,
+}
+
+/// An OpaqueToken server's endpoints, relative to its URL. The defaults are
+/// the Notechondria layout under `api/v1/auth/`; `None` hides a feature.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OpaqueTokenSettings {
+    /// Credentials login returning a per-device token.
+    #[uniffi(default = "api/v1/auth/login/")]
+    pub login_path: String,
+    /// Session probe answering `{"authenticated": bool}`.
+    #[uniffi(default = "api/v1/auth/session/")]
+    pub probe_path: String,
+    /// Logout of this device only.
+    #[uniffi(default = "api/v1/auth/logout/")]
+    pub logout_path: String,
+    /// Device sessions: list, and revoke one at `<path><id>/`.
+    #[uniffi(default = "api/v1/auth/sessions/")]
+    pub sessions_path: Option<String>,
+    /// Logout of every device of the account.
+    #[uniffi(default = "api/v1/auth/logoutall/")]
+    pub logout_all_path: Option<String>,
+    /// Password change answering with a fresh token for this device.
+    #[uniffi(default = "api/v1/auth/password/")]
+    pub password_path: Option<String>,
+}
+
+#[uniffi::export]
+impl ServerManager {
+    /// Adds a TokenPair (JWT access/refresh) server, signed out. Sign in with
+    /// `sign_in_with_password`.
+    #[uniffi::method(default(alias = None))]
+    pub fn add_token_pair_server(
+        &self,
+        url: String,
+        settings: TokenPairSettings,
+        alias: Option<String>,
+    ) -> Result<ServerInfo, AuthError> {
+        let refresh_shape = match settings.refresh_shape {
+            None => RefreshRequestShape::default(),
+            Some(RefreshShape::JsonBody { field }) => RefreshRequestShape::JsonBody { field },
+            Some(RefreshShape::BearerHeader) => RefreshRequestShape::BearerHeader,
+        };
+        let provider = Provider::TokenPair(TokenPairConfig {
+            login_path: settings.login_path,
+            refresh_path: settings.refresh_path,
+            refresh_shape,
+            logout_path: settings.logout_path,
+        });
+        let session = self.core.add_server(&url, alias.as_deref(), provider)?;
+        Ok(ServerInfo::from(session.info()))
+    }
+
+    /// Adds an OpaqueToken (per-device token) server, signed out. Sign in with
+    /// `sign_in_with_password`.
+    #[uniffi::method(default(alias = None))]
+    pub fn add_opaque_token_server(
+        &self,
+        url: String,
+        settings: OpaqueTokenSettings,
+        alias: Option<String>,
+    ) -> Result<ServerInfo, AuthError> {
+        let provider = Provider::OpaqueToken(OpaqueTokenConfig {
+            login_path: settings.login_path,
+            probe_path: settings.probe_path,
+            logout_path: settings.logout_path,
+            sessions_path: settings.sessions_path,
+            logout_all_path: settings.logout_all_path,
+            password_path: settings.password_path,
+        });
+        let session = self.core.add_server(&url, alias.as_deref(), provider)?;
+        Ok(ServerInfo::from(session.info()))
+    }
+}

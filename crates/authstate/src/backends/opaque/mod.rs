@@ -1,0 +1,234 @@
+//! The OpaqueToken backend: one long-lived token per device
+//! (`Authorization: Token …`, django-rest-knox and Notechondria style), a
+//! session probe that answers 200 `{"authenticated": false}` for a stale
+//! token, and device sessions (list, revoke one, log out everywhere, a
+//! password change that hands this device a fresh token).
+//!
+//! Guarantees: only an answer about the token makes it stale — the probe's
+//! `{"authenticated": false}`, or a 401; a network failure, timeout, 5xx or 429
+//! says nothing about the token and changes nothing (DESIGN.md invariant 2,
+//! seed `000_…`). No device-session key is read or kept. The server's
+//! `expiry` timestamp is not used: device clocks lie, and the probe or the
+//! next 401 tells when the token died.
+
+pub(crate) mod devices;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::wire::{self, Answer};
+use crate::http::TransportError;
+use crate::login::LoginError;
+use crate::machine::ProbeResult;
+use crate::model::{DeviceSummary, OpaqueTokenConfig, Provider, Secret, ServerInfo, TokenGrant, Tokens};
+use crate::refresh::{RefreshError, Refresher, Revocation, TransientKind};
+
+/// The `Authorization` scheme of opaque tokens.
+pub const SCHEME: &str = "Token";
+
+/// A completed credentials login at an OpaqueToken server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpaqueLogin {
+    /// The device's token (no refresh token, no lifetime).
+    pub grant: TokenGrant,
+    /// What the server said about this device's session, if it said anything.
+    pub device: Option<DeviceSummary>,
+}
+
+/// The OpaqueToken backend. One per manager; cheap to share as `Arc`.
+#[derive(Debug, Clone)]
+pub struct OpaqueBackend {
+    http: reqwest::Client,
+}
+
+impl OpaqueBackend {
+    /// A backend sending through `http`.
+    pub fn new(http: reqwest::Client) -> Self {
+        Self { http }
+    }
+
+    /// Signs in with a username and password (`{"username", "password"}` as
+    /// JSON, plus `device_label` when given). 400, 401 and 403 are refused
+    /// credentials; another 4xx or a 2xx without a token is a configuration error.
+    pub async fn login(
+        &self,
+        server: &ServerInfo,
+        username: &str,
+        password: &Secret,
+        device_label: Option<&str>,
+    ) -> Result<OpaqueLogin, LoginError> {
+        let config = config(server).map_err(LoginError::WrongProvider)?;
+        let url = wire::endpoint(server, &config.login_path).map_err(LoginError::Unreachable)?;
+        let mut body = json!({ "username": username, "password": password.expose() });
+        if let Some(label) = device_label {
+            body["device_label"] = json!(label);
+        }
+        let answer = wire::exchange(wire::with_json(self.http.post(url), &body)).await.map_err(|e| match e {
+            TransportError::Request { detail } => LoginError::Configuration(detail),
+            other => LoginError::Unreachable(other),
+        })?;
+        match answer.status {
+            200..=299 => login_answer(&answer).ok_or_else(|| {
+                LoginError::Configuration(format!("{}: the sign-in answer has no token", config.login_path))
+            }),
+            400 | 401 | 403 => Err(LoginError::InvalidCredentials(answer.describe(&[password]))),
+            _ => Err(LoginError::Configuration(format!(
+                "{} answered {}",
+                config.login_path,
+                answer.describe(&[password])
+            ))),
+        }
+    }
+
+    async fn send_with_token(
+        &self,
+        server: &ServerInfo,
+        path: &str,
+        method: reqwest::Method,
+        token: &Secret,
+    ) -> Result<Answer, RefreshError> {
+        let request = wire::endpoint(server, path)
+            .and_then(|url| wire::with_auth(self.http.request(method, url), SCHEME, token))
+            .map_err(transient)?;
+        wire::exchange(request).await.map_err(transient)
+    }
+}
+
+pub(crate) fn config(server: &ServerInfo) -> Result<&OpaqueTokenConfig, String> {
+    match &server.provider {
+        Provider::OpaqueToken(config) => Ok(config),
+        _ => Err(server.alias.to_string()),
+    }
+}
+
+fn transient(error: TransportError) -> RefreshError {
+    match error {
+        TransportError::Request { detail } => RefreshError::Configuration { detail },
+        other => RefreshError::Transient { kind: other.transient_kind(), retry_after: other.retry_after() },
+    }
+}
+
+/// A login (or password change) answer: `token` (or `key`/`access`), and the
+/// optional `session`, `other_sessions_count` and `multi_device` of seed `001_…`.
+pub(crate) fn login_answer(answer: &Answer) -> Option<OpaqueLogin> {
+    #[derive(Deserialize)]
+    struct Session {
+        id: Option<i64>,
+        device_label: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Body {
+        #[serde(alias = "key", alias = "access", alias = "access_token")]
+        token: Option<String>,
+        session: Option<Session>,
+        other_sessions_count: Option<u32>,
+        multi_device: Option<bool>,
+    }
+    let body: Body = answer.json()?;
+    let token = body.token.filter(|t| !t.is_empty())?;
+    let described = body.session.is_some() || body.other_sessions_count.is_some() || body.multi_device.is_some();
+    let device = described.then(|| {
+        let other_sessions = body.other_sessions_count.unwrap_or(0);
+        let session = body.session.unwrap_or(Session { id: None, device_label: None });
+        DeviceSummary {
+            session_id: session.id,
+            device_label: session.device_label,
+            other_sessions,
+            multi_device: body.multi_device.unwrap_or(other_sessions > 0),
+        }
+    });
+    Some(OpaqueLogin {
+        grant: TokenGrant { access: Secret::new(token), refresh: None, id_token: None, expires_in: None },
+        device,
+    })
+}
+
+/// What a probe answer says about the token.
+fn probe_result(answer: &Answer, path: &str, token: &Secret) -> Result<ProbeResult, RefreshError> {
+    #[derive(Deserialize)]
+    struct Probe {
+        authenticated: bool,
+    }
+    match answer.status {
+        200..=299 => match answer.json::<Probe>() {
+            Some(Probe { authenticated: true }) => Ok(ProbeResult::Valid),
+            Some(Probe { authenticated: false }) => Ok(ProbeResult::Stale),
+            None => Err(RefreshError::transient(TransientKind::MalformedResponse)),
+        },
+        // A probe behind token authentication (seed 000's 0.1.63) answers a
+        // stale token with 401: still an answer about the token.
+        401 => Ok(ProbeResult::Stale),
+        _ => Err(RefreshError::Configuration {
+            detail: format!("{path} answered {} to a session probe", answer.describe(&[token])),
+        }),
+    }
+}
+
+#[async_trait]
+impl Refresher for OpaqueBackend {
+    /// Opaque tokens are not refreshed: a session without a refresh token
+    /// expires when its token is refused (DESIGN.md invariant 3).
+    async fn refresh(&self, _server: &ServerInfo, _tokens: &Tokens) -> Result<TokenGrant, RefreshError> {
+        Err(RefreshError::NoRefreshToken)
+    }
+
+    /// Logs this device out (its token only; other devices stay signed in).
+    /// A 401 means the token was already dead.
+    async fn revoke(&self, server: &ServerInfo, tokens: &Tokens) -> Result<Revocation, RefreshError> {
+        let path = &config(server).map_err(|alias| not_opaque(&alias))?.logout_path;
+        let answer = self.send_with_token(server, path, reqwest::Method::POST, &tokens.access).await?;
+        match answer.status {
+            200..=299 | 401 => Ok(Revocation::Revoked),
+            _ => Err(RefreshError::Configuration {
+                detail: format!("{path} answered {} to a logout", answer.describe(&[&tokens.access])),
+            }),
+        }
+    }
+
+    async fn probe(&self, server: &ServerInfo, tokens: &Tokens) -> Result<ProbeResult, RefreshError> {
+        let path = &config(server).map_err(|alias| not_opaque(&alias))?.probe_path;
+        let answer = self.send_with_token(server, path, reqwest::Method::GET, &tokens.access).await?;
+        probe_result(&answer, path, &tokens.access)
+    }
+}
+
+fn not_opaque(alias: &str) -> RefreshError {
+    RefreshError::Configuration { detail: format!("server {alias} is not an OpaqueToken server") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer { status, body: body.as_bytes().to_vec() }
+    }
+
+    #[test]
+    fn only_an_answer_about_the_token_makes_it_stale() {
+        let token = Secret::new("k");
+        let probe = |status, body| probe_result(&answer(status, body), "api/v1/auth/session/", &token);
+        assert_eq!(probe(200, r#"{"authenticated": true, "user": {}}"#), Ok(ProbeResult::Valid));
+        assert_eq!(probe(200, r#"{"authenticated": false}"#), Ok(ProbeResult::Stale));
+        assert_eq!(probe(401, r#"{"detail": "Invalid token."}"#), Ok(ProbeResult::Stale));
+        assert_eq!(probe(200, "<html>"), Err(RefreshError::transient(TransientKind::MalformedResponse)));
+        assert!(matches!(probe(404, ""), Err(RefreshError::Configuration { .. })));
+    }
+
+    #[test]
+    fn login_answers_with_and_without_device_metadata() {
+        let full = r#"{"token": "t", "session": {"id": 17, "device_label": "Mac"}, "multi_device": true, "other_sessions_count": 2}"#;
+        let login = login_answer(&answer(200, full)).unwrap();
+        assert_eq!(login.grant.access.expose(), "t");
+        let device = login.device.unwrap();
+        assert_eq!(
+            (device.session_id, device.device_label.as_deref(), device.other_sessions),
+            (Some(17), Some("Mac"), 2)
+        );
+        assert!(device.multi_device);
+        let knox = login_answer(&answer(200, r#"{"expiry": "2026-12-01T00:00:00Z", "token": "t"}"#)).unwrap();
+        assert_eq!((knox.device, knox.grant.expires_in), (None, None));
+        assert!(login_answer(&answer(200, r#"{"token": ""}"#)).is_none());
+    }
+}

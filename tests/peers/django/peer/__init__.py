@@ -1,0 +1,1 @@
+"""The Django REST framework test peer: simplejwt pairs and knox device sessions."""
