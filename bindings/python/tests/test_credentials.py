@@ -28,14 +28,16 @@ def server():
     running.stop()
 
 
-def device(server, kind, **settings):
+def device(server, kind, refresh_shape=None):
     """A fresh manager (its own stores and ManualClock) with the server as `api`."""
     clock = auth.ManualClock(int(time.time()))
     manager = auth.ServerManager(auth.ManagerOptions(refresh_threshold_secs=5), clock=clock)
     if kind == "jwt":
-        manager.add_token_pair_server(server.base_url, auth.TokenPairSettings(**settings), alias=API)
+        settings = auth.simplejwt_settings("api/token/")
+        settings.refresh_shape = refresh_shape
+        manager.add_token_pair_server(server.base_url, settings, alias=API)
     else:
-        manager.add_opaque_token_server(server.base_url, auth.OpaqueTokenSettings(**settings), alias=API)
+        manager.add_opaque_token_server(server.base_url, auth.device_token_settings("api/v1/auth/"), alias=API)
     return manager, clock
 
 
@@ -48,7 +50,7 @@ def test_token_pair_sign_in_refresh_storm_and_sign_out(server):
     with pytest.raises(auth.AuthError.SignInFailed) as refused:
         run(manager.sign_in_with_password(API, "alice", "hunter2-not-it"))
     assert "hunter2" not in str(refused.value)
-    assert manager.state(API) == auth.SessionState.NO_SESSION
+    assert manager.state(API) == auth.SessionState.NO_SESSION()
 
     result = sign_in(manager)
     assert result.server.provider == auth.ProviderKind.TOKEN_PAIR and result.device is None
@@ -66,12 +68,12 @@ def test_token_pair_sign_in_refresh_storm_and_sign_out(server):
     assert len(set(tokens)) == 1 and tokens[0] != first
     assert server.counts()["jwt_refresh"] - before == 1, "100 concurrent callers, one refresh"
 
-    assert run(manager.sign_out(API)) == auth.RevocationOutcome.REVOKED
-    assert manager.state(API) == auth.SessionState.NO_SESSION
+    assert run(manager.sign_out(API)) == auth.RevocationOutcome.REVOKED()
+    assert manager.state(API) == auth.SessionState.NO_SESSION()
 
 
 def test_a_misconfigured_refresh_shape_is_a_configuration_error(server):
-    manager, clock = device(server, "jwt", refresh_shape=auth.RefreshShape.BEARER_HEADER)
+    manager, clock = device(server, "jwt", refresh_shape=auth.RefreshShape.BEARER_HEADER())
     sign_in(manager)
     clock.advance_secs(301)
     with pytest.raises(auth.AuthError.Configuration) as misconfigured:
@@ -102,7 +104,7 @@ def test_opaque_devices_probe_password_change_and_sign_out_everywhere(server):
     server.post("__test/users/", {"username": "alice", "password": django_peer.PASSWORD})  # restore
 
     run(phone.sign_out_everywhere(API))
-    assert phone.state(API) == auth.SessionState.NO_SESSION
+    assert phone.state(API) == auth.SessionState.NO_SESSION()
 
 
 def test_account_errors_arrive_typed(server):
@@ -116,7 +118,8 @@ def test_account_errors_arrive_typed(server):
     with pytest.raises(auth.AuthError.InvalidInput):
         run(jwt.device_sessions(API))
     with pytest.raises(auth.AuthError.InvalidInput):
-        jwt.add_token_pair_server("https://other.example", auth.TokenPairSettings(login_path="/absolute/"))
+        absolute = auth.TokenPairSettings(login_path="/absolute/", refresh_path="r/", logout_path=None)
+        jwt.add_token_pair_server("https://other.example", absolute)
     with pytest.raises(auth.AuthError.UnknownServer):
         run(alice.sign_in_with_password("nope", "alice", "x"))
     signed_out, _ = device(server, "knox")

@@ -34,7 +34,7 @@ pub use error::AuthError;
 pub use logging::{LogLevel, LogRecord, LogSink, clear_log_sink, set_log_sink};
 pub use manager::{ManagerOptions, ServerManager};
 pub use preauth::PreAuthState;
-pub use providers::{OpaqueTokenSettings, RefreshShape, TokenPairSettings};
+pub use providers::{OpaqueTokenSettings, RefreshShape, TokenPairSettings, device_token_settings, simplejwt_settings};
 pub use records::{
     ExpiryReason, FailureReason, GuardDecision, LoginResult, ProbeResult, ProviderKind, ResponseVerdict,
     RevocationOutcome, ServerInfo, SessionState, TokenInfo,

@@ -1,6 +1,6 @@
 //! Adding TokenPair and OpaqueToken servers across the FFI: their settings as
-//! records with the common layouts as defaults (Django simplejwt, the
-//! Notechondria device-session layout). Checked by the core before storing.
+//! records, with functions that fill in the common layouts (Django simplejwt,
+//! the Notechondria device-session layout). Checked by the core before storing.
 
 use authstate::Provider;
 use authstate::model::{OpaqueTokenConfig, RefreshRequestShape, TokenPairConfig};
@@ -21,47 +21,68 @@ pub enum RefreshShape {
     BearerHeader,
 }
 
-/// A TokenPair server's endpoints, relative to its URL. The defaults are
-/// Django simplejwt's (`api/token/`, `api/token/refresh/` with a JSON
-/// `refresh` field, `api/token/blacklist/`).
+/// A TokenPair server's endpoints, relative to its URL.
+/// [`simplejwt_settings`] fills in Django simplejwt's layout.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct TokenPairSettings {
     /// Credentials login.
-    #[uniffi(default = "api/token/")]
     pub login_path: String,
     /// Refresh endpoint.
-    #[uniffi(default = "api/token/refresh/")]
     pub refresh_path: String,
     /// How the refresh token is sent; `None`: a JSON body field `refresh`.
     #[uniffi(default = None)]
     pub refresh_shape: Option<RefreshShape>,
     /// Logout (blacklist) endpoint, sent in the refresh shape; `None`: none.
-    #[uniffi(default = "api/token/blacklist/")]
     pub logout_path: Option<String>,
 }
 
-/// An OpaqueToken server's endpoints, relative to its URL. The defaults are
-/// the Notechondria layout under `api/v1/auth/`; `None` hides a feature.
+/// An OpaqueToken server's endpoints, relative to its URL; `None` hides a
+/// feature. [`device_token_settings`] fills in the Notechondria layout.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct OpaqueTokenSettings {
     /// Credentials login returning a per-device token.
-    #[uniffi(default = "api/v1/auth/login/")]
     pub login_path: String,
     /// Session probe answering `{"authenticated": bool}`.
-    #[uniffi(default = "api/v1/auth/session/")]
     pub probe_path: String,
     /// Logout of this device only.
-    #[uniffi(default = "api/v1/auth/logout/")]
     pub logout_path: String,
     /// Device sessions: list, and revoke one at `<path><id>/`.
-    #[uniffi(default = "api/v1/auth/sessions/")]
     pub sessions_path: Option<String>,
     /// Logout of every device of the account.
-    #[uniffi(default = "api/v1/auth/logoutall/")]
     pub logout_all_path: Option<String>,
     /// Password change answering with a fresh token for this device.
-    #[uniffi(default = "api/v1/auth/password/")]
     pub password_path: Option<String>,
+}
+
+/// Django simplejwt's layout under `prefix` (e.g. `api/token/`): login at the
+/// prefix, `refresh/` with a JSON `refresh` field, `blacklist/` to log out.
+/// (A function rather than field defaults: not every generator keeps string
+/// defaults.)
+#[uniffi::export]
+pub fn simplejwt_settings(prefix: String) -> TokenPairSettings {
+    let config = TokenPairConfig::simplejwt(&prefix);
+    TokenPairSettings {
+        login_path: config.login_path,
+        refresh_path: config.refresh_path,
+        refresh_shape: None,
+        logout_path: config.logout_path,
+    }
+}
+
+/// The per-device token layout of seed `001_…` under `prefix` (e.g.
+/// `api/v1/auth/`): `login/`, `session/`, `logout/`, `sessions/`,
+/// `logoutall/`, `password/`.
+#[uniffi::export]
+pub fn device_token_settings(prefix: String) -> OpaqueTokenSettings {
+    let config = OpaqueTokenConfig::under(&prefix);
+    OpaqueTokenSettings {
+        login_path: config.login_path,
+        probe_path: config.probe_path,
+        logout_path: config.logout_path,
+        sessions_path: config.sessions_path,
+        logout_all_path: config.logout_all_path,
+        password_path: config.password_path,
+    }
 }
 
 #[uniffi::export]

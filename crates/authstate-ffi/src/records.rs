@@ -259,6 +259,7 @@ pub struct LoginResult {
     /// Whether the tokens reached storage (false: usable now, lost on restart).
     pub persisted: bool,
     /// What a multi-device server said about this device's session.
+    #[uniffi(default = None)]
     pub device: Option<crate::account::DeviceSummary>,
 }
 

@@ -17,8 +17,9 @@ use std::process::{Command, ExitCode};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  test      run every test layer (Rust, keyring, Python, Kotlin, Swift, Dart) and print a summary
-  bindings  generate the language bindings under bindings/<lang>/generated/";
+  test [LAYER…]  run every test layer (peers, rust, keyring, python, kotlin, swift, dart), or
+                 only the named ones, and print a summary
+  bindings       generate the language bindings under bindings/<lang>/generated/";
 
 const KEYRING_TEST: &str = "crates/authstate/tests/keyring_linux.rs";
 /// The pinned real OpenID provider the integration tests start.
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
-        ["test"] => test(),
+        ["test", only @ ..] => test(only),
         ["bindings"] => bindings::command(),
         ["help" | "-h" | "--help"] => {
             println!("{USAGE}");
@@ -111,9 +112,9 @@ fn proptest_cases() -> String {
     env::var("PROPTEST_CASES").unwrap_or_else(|_| "5000".to_owned())
 }
 
-fn test() -> ExitCode {
+fn test(only: &[&str]) -> ExitCode {
     let root = workspace_root();
-    let layers: [(&str, Layer); 7] = [
+    let all: [(&str, Layer); 7] = [
         ("peers", layers::peers),
         ("rust", layers::rust),
         ("keyring", layers::keyring),
@@ -122,6 +123,11 @@ fn test() -> ExitCode {
         ("swift", swift::layer),
         ("dart", dart::layer),
     ];
+    if let Some(unknown) = only.iter().find(|name| !all.iter().any(|(layer, _)| layer == *name)) {
+        eprintln!("unknown layer {unknown:?}\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let layers: Vec<_> = all.into_iter().filter(|(name, _)| only.is_empty() || only.contains(name)).collect();
     let mut results = Vec::with_capacity(layers.len());
     for (i, (name, layer)) in layers.iter().enumerate() {
         println!("\n==== [{}/{}] {name} ====", i + 1, layers.len());
