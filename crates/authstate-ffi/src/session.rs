@@ -136,6 +136,15 @@ impl ServerSession {
         self.core.device_summary().as_deref().map(DeviceSummary::from)
     }
 
+    /// Does nothing: the baseline for the FFI's own cost of a method call
+    /// (the generated code clones the object's handle, then calls), against
+    /// which `state()` and `valid_access_token()` are measured.
+    pub fn noop(&self) {}
+
+    /// Does nothing, asynchronously: the baseline of an async method call,
+    /// against which `fresh_access_token()` is measured.
+    pub async fn noop_async(&self) {}
+
     /// Call when the app returns to the foreground: refreshes if the token
     /// expired meanwhile.
     pub async fn on_resume(&self) -> Result<(), AuthError> {
