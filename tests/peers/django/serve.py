@@ -13,6 +13,8 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 
@@ -22,10 +24,24 @@ class _Backlog:
     request_queue_size = 1024
 
 
+def exit_with_parent():
+    """Exits when the process that started this one goes away (a test run
+    that was killed or crashed), so no server outlives its tests."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1; 0 picks a free one")
     args = parser.parse_args()
+    exit_with_parent()
 
     here = Path(__file__).resolve().parent
     sys.path.insert(0, str(here))
