@@ -146,3 +146,58 @@ fn invalid_pairs_are_named_errors() {
     let again = Snapshot { state: SessionState::NoSession, generation: 3 };
     assert!(transition(&again, Event::Restore(SessionState::NoSession)).is_err());
 }
+
+mod probe_properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn result() -> impl Strategy<Value = ProbeResult> {
+        prop_oneof![Just(ProbeResult::Valid), Just(ProbeResult::Stale), Just(ProbeResult::Unreachable)]
+    }
+
+    /// Any session holding tokens, at any generation, with any expiry reason.
+    fn holding() -> impl Strategy<Value = Snapshot> {
+        let reason = prop_oneof![
+            Just(ExpiryReason::RefreshRejected),
+            Just(ExpiryReason::StaleToken),
+            Just(ExpiryReason::Unauthorized),
+            Just(ExpiryReason::Misconfigured),
+        ];
+        (any::<bool>(), reason, 1..u64::MAX).prop_map(|(active, reason, generation)| {
+            let tokens = tokens("a", None);
+            let state = if active {
+                SessionState::Active { provider: ProviderKind::OpaqueToken, tokens }
+            } else {
+                SessionState::Expired { provider: ProviderKind::OpaqueToken, tokens, reason }
+            };
+            Snapshot { state, generation }
+        })
+    }
+
+    proptest! {
+        /// Invariant 2 for probes: an unreachable server, or an answer about
+        /// tokens the session no longer holds, changes nothing; no probe
+        /// ever deletes tokens or changes the generation.
+        #[test]
+        fn probes_never_delete_tokens_and_only_current_answers_count(
+            now in holding(),
+            result in result(),
+            offset in 0..3_u64,
+        ) {
+            let generation = now.generation.wrapping_sub(offset);
+            let step = transition(&now, Event::Probe { generation, result }).unwrap();
+            prop_assert_eq!(step.next.state.tokens(), now.state.tokens());
+            prop_assert_eq!(step.next.generation, now.generation);
+            prop_assert!(!step.effects.contains(&Effect::DeleteSecrets));
+            if offset != 0 || result == ProbeResult::Unreachable {
+                prop_assert_eq!(&step.next, &now);
+            }
+            match (result, offset) {
+                (ProbeResult::Stale, 0) => prop_assert_eq!(step.next.state.kind(), StateKind::Expired),
+                (ProbeResult::Valid, 0) => prop_assert!(step.next.state.is_authenticated()),
+                _ => {}
+            }
+        }
+    }
+}
