@@ -172,6 +172,7 @@ impl ServerManager {
         let session = self.session(alias).ok_or_else(|| ManagerError::UnknownServer(alias.to_owned()))?;
         let stores = session.stores();
         stores.secrets.delete(&schema::tokens_key(alias))?;
+        stores.kv.delete(&schema::device_key(alias))?;
         stores.kv.delete(&schema::server_key(alias))?;
         session.mark_removed();
         self.inner.servers.write().retain(|s| !Arc::ptr_eq(s, &session));

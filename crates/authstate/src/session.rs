@@ -29,7 +29,7 @@ use crate::refresh::{Backoff, BackoffPolicy, RefreshError, Refresher, SingleFlig
 use crate::revision::RevisionHub;
 use crate::storage::{KeyValueStore, SecretStore, StorageError};
 
-pub(crate) use persist::{Restored, restore_state, write_record};
+pub(crate) use persist::{Restored, restore_state, write_device, write_record};
 pub use sign_out::{RevocationOutcome, SignOutReport};
 
 /// Default proactive refresh threshold: tokens expiring within 300 s are refreshed before use.
@@ -187,6 +187,8 @@ impl ServerSession {
             Err(_) => Snapshot::initial(), // invariant: Restore from the initial snapshot is always valid
         };
         let fast = FastToken::of(&snapshot.state, parts.config.refresh_threshold);
+        let device =
+            snapshot.state.tokens().and_then(|_| persist::read_device(&parts.info, &parts.stores)).map(Arc::new);
         Self {
             info: parts.info,
             snapshot: RwLock::new(Arc::new(snapshot)),
@@ -199,7 +201,7 @@ impl ServerSession {
             refresher: parts.refresher,
             flight: SingleFlight::default(),
             memo: Mutex::default(),
-            device: RwLock::new(None),
+            device: RwLock::new(device),
             clock: parts.clock,
             config: parts.config,
         }
@@ -299,8 +301,11 @@ impl ServerSession {
         let fast = FastToken::of(&step.next.state, self.config.refresh_threshold);
         *self.snapshot.write() = Arc::new(step.next);
         *self.fast.write() = fast;
-        if kind == StateKind::NoSession {
-            *self.device.write() = None;
+        if kind == StateKind::NoSession
+            && self.device.write().take().is_some()
+            && let Err(e) = persist::write_device(&self.info, &self.stores, None)
+        {
+            tracing::warn!(server = %self.info.id, error = %e, "device summary not deleted");
         }
         self.hub.bump(&self.info.id, kind);
         if from != kind {

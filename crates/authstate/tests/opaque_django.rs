@@ -9,6 +9,7 @@ mod common;
 
 use std::sync::Arc;
 
+use authstate::storage::KeyValueStore;
 use authstate::{
     AccountError, AuthedClient, Change, ExpiryReason, FailureReason, ProbeResult, ProviderKind, RevocationOutcome,
     Secret, SessionError, SessionState, StateKind, TokenGrant,
@@ -52,6 +53,11 @@ async fn login_returns_a_device_token_and_how_many_other_devices_are_signed_in()
     assert_eq!(laptop.session.device_summary().as_deref(), Some(&second), "the banner reads it from the session");
     assert_ne!(phone.access(), laptop.access(), "one token per device");
     assert_eq!(me(&laptop, &peer).await, Ok(200));
+
+    // The banner survives an app restart, and signing out forgets it.
+    let restarted = laptop.reopened();
+    assert_eq!(restarted.session.device_summary().as_deref(), Some(&second));
+    assert_eq!(me(&restarted, &peer).await, Ok(200));
 
     let wrong = laptop.auth.sign_in_with_password(API, "alice", &Secret::new("hunter2-not-it"), None).await;
     assert!(matches!(wrong, Err(authstate::LoginError::InvalidCredentials(_))), "{wrong:?}");
@@ -135,6 +141,7 @@ async fn device_sessions_are_listed_without_keys_and_revoked_one_by_one() {
 
     phone.auth.revoke_device_session(API, laptop_id).await.expect("revoke the laptop");
     assert!(phone.session.is_authenticated());
+    assert_eq!(phone.session.device_summary().map(|d| (d.other_sessions, d.multi_device)), Some((0, false)));
     assert_eq!(me(&laptop, &peer).await, Err(FailureReason::AuthExpired));
     assert_eq!(expired_reason(&laptop), Some(ExpiryReason::Unauthorized));
 
@@ -158,6 +165,9 @@ async fn logout_revokes_this_device_only() {
     assert_eq!(phone.session.state_kind(), StateKind::NoSession);
     assert!(phone.secrets.is_empty());
     assert_eq!(phone.session.device_summary(), None);
+    assert_eq!(phone.reopened().session.device_summary(), None, "the saved summary is deleted too");
+    let saved = KeyValueStore::keys(&phone.values, "authstate.device.").expect("keys");
+    assert!(saved.is_empty(), "{saved:?}");
     let dead = http_client()
         .get(peer.url("api/v1/me/"))
         .header("Authorization", format!("Token {phones_token}"))

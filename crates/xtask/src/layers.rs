@@ -77,7 +77,8 @@ pub(crate) fn rust(root: &Path) -> Outcome {
     run_with(root, cargo(), &["test", "--workspace", "--all-features"], &[(REQUIRE_PEERS, require)])
 }
 
-/// Layer 2: the real Linux kernel keyring, inside a throwaway session keyring.
+/// Layer 2: the real Linux kernel keyring, inside a throwaway session keyring:
+/// the core's keyring test, then the CLI's (its default secret store).
 pub(crate) fn keyring(root: &Path) -> Outcome {
     if !cfg!(target_os = "linux") {
         return Outcome::Skipped("the kernel keyring exists on Linux only".into());
@@ -94,9 +95,18 @@ pub(crate) fn keyring(root: &Path) -> Outcome {
     }
     let cargo = cargo();
     let cargo = cargo.to_string_lossy();
-    let mut args = vec!["session", "-", cargo.as_ref()];
-    args.extend("test -p authstate --features keyutils --test keyring_linux -- --include-ignored".split(' '));
-    run(root, "keyctl", &args)
+    for suite in [
+        "test -p authstate --features keyutils --test keyring_linux -- --include-ignored",
+        "test -p authstate-cli --test keyring -- --include-ignored",
+    ] {
+        let mut args = vec!["session", "-", cargo.as_ref()];
+        args.extend(suite.split(' '));
+        match run(root, "keyctl", &args) {
+            Outcome::Passed => {}
+            other => return other,
+        }
+    }
+    Outcome::Passed
 }
 
 /// Layer 3a: pytest over the generated Python module.

@@ -35,13 +35,26 @@ impl Authenticator {
     }
 
     /// Revokes the device session `id`. Revoking this device's own session
-    /// signs this device out as well.
+    /// signs this device out as well; revoking another lowers
+    /// [`ServerSession::device_summary`]'s count of other devices.
     pub async fn revoke_device_session(&self, alias: &str, id: i64) -> Result<(), AccountError> {
         let session = self.opaque_session(alias)?;
         devices::revoke(&self.api(&session), session.info(), id).await?;
-        let own = session.device_summary().and_then(|d| d.session_id) == Some(id);
+        let summary = session.device_summary();
+        let own = summary.as_ref().and_then(|d| d.session_id) == Some(id);
         tracing::info!(server = %session.info().id, own, "device session revoked");
-        if own { sign_out_locally(&session) } else { Ok(()) }
+        if own {
+            return sign_out_locally(&session);
+        }
+        if let Some(summary) = summary.filter(|d| d.other_sessions > 0) {
+            let other_sessions = summary.other_sessions - 1;
+            session.set_device_summary(DeviceSummary {
+                other_sessions,
+                multi_device: other_sessions > 0,
+                ..(*summary).clone()
+            });
+        }
+        Ok(())
     }
 
     /// Signs every device of the account out at the server, then this one

@@ -8,8 +8,8 @@
 //! session comes back `Active` with them: the new state, never a mix.
 
 use crate::machine::{Effect, Step};
-use crate::model::{ExpiryReason, ServerInfo, SessionState, StateKind};
-use crate::storage::schema::{self, ServerRecord, TokensRecord};
+use crate::model::{DeviceSummary, ExpiryReason, ServerInfo, SessionState, StateKind};
+use crate::storage::schema::{self, DeviceRecord, ServerRecord, TokensRecord};
 use crate::storage::{StorageError, optional};
 
 use super::Stores;
@@ -128,4 +128,40 @@ pub(crate) fn restore_state(record: &ServerRecord, stores: &Stores) -> Result<Re
         },
     };
     Ok(Restored { state, token_serial: stored.serial, tokens_missing: false })
+}
+
+/// The device summary saved for `info`, if any. A summary is a display hint,
+/// not state: an unreadable one is logged and treated as absent.
+pub(crate) fn read_device(info: &ServerInfo, stores: &Stores) -> Option<DeviceSummary> {
+    let key = schema::device_key(info.alias.as_str());
+    match optional(stores.kv.get(&key)) {
+        Ok(Some(json)) => match serde_json::from_str::<DeviceRecord>(&json) {
+            Ok(record) if schema::is_supported(record.schema_version) => Some(record.summary),
+            _ => {
+                tracing::warn!(server = %info.id, "unreadable device summary ignored");
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(server = %info.id, error = %e, "device summary not read");
+            None
+        }
+    }
+}
+
+/// Saves (`Some`) or deletes (`None`) the device summary of `info`.
+pub(crate) fn write_device(
+    info: &ServerInfo,
+    stores: &Stores,
+    summary: Option<&DeviceSummary>,
+) -> Result<(), StorageError> {
+    let key = schema::device_key(info.alias.as_str());
+    match summary {
+        Some(summary) => {
+            let record = DeviceRecord { schema_version: schema::SCHEMA_VERSION, summary: summary.clone() };
+            stores.kv.set(&key, &encode(&key, &record)?)
+        }
+        None => stores.kv.delete(&key),
+    }
 }

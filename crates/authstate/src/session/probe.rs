@@ -59,15 +59,16 @@ impl ServerSession {
     }
 
     /// What a multi-device server last said about this device's session
-    /// (sign-in, password change, device listing); `None` for other backends
-    /// and after sign-out. Never blocks.
+    /// (sign-in, password change, device listing), restored after a restart;
+    /// `None` for other backends and after sign-out. Never blocks.
     pub fn device_summary(&self) -> Option<Arc<DeviceSummary>> {
         self.device.read().clone()
     }
 
-    /// Records what the server said about this device's session, and bumps
-    /// the connection revision when it changed (a "signed in on N other
-    /// devices" banner re-renders). Ignored when signed out.
+    /// Records what the server said about this device's session, saves it
+    /// beside the session (it survives a restart; signing out deletes it),
+    /// and bumps the connection revision when it changed (a "signed in on N
+    /// other devices" banner re-renders). Ignored when signed out.
     pub(crate) fn set_device_summary(&self, summary: DeviceSummary) {
         let kind = self.state_kind();
         if kind == StateKind::NoSession {
@@ -76,6 +77,9 @@ impl ServerSession {
         let mut slot = self.device.write();
         if slot.as_deref() == Some(&summary) {
             return;
+        }
+        if let Err(e) = super::write_device(&self.info, &self.stores, Some(&summary)) {
+            tracing::warn!(server = %self.info.id, error = %e, "device summary not saved; kept in memory");
         }
         *slot = Some(Arc::new(summary));
         drop(slot);

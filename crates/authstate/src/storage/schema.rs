@@ -5,13 +5,14 @@
 //! frozen snapshots under `tests/snapshots/` fail the build if the shape drifts.
 //!
 //! Non-secret records go to the [`KeyValueStore`](super::KeyValueStore) under
-//! `authstate.server.<alias>`; tokens go to the
+//! `authstate.server.<alias>` (and, for multi-device servers, this device's
+//! session summary under `authstate.device.<alias>`); tokens go to the
 //! [`SecretStore`](super::SecretStore) under `authstate.tokens.<alias>` and
 //! nowhere else (DESIGN.md invariant 10).
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ExpiryReason, ProviderKind, ServerInfo, StateKind, Tokens};
+use crate::model::{DeviceSummary, ExpiryReason, ProviderKind, ServerInfo, StateKind, Tokens};
 
 /// The version written by this build.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -20,6 +21,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub(crate) const SERVER_PREFIX: &str = "authstate.server.";
 /// Key prefix of token records in the secret store.
 pub(crate) const TOKENS_PREFIX: &str = "authstate.tokens.";
+/// Key prefix of device summaries (multi-device servers) in the key-value store.
+pub(crate) const DEVICE_PREFIX: &str = "authstate.device.";
 
 pub(crate) fn server_key(alias: &str) -> String {
     format!("{SERVER_PREFIX}{alias}")
@@ -27,6 +30,10 @@ pub(crate) fn server_key(alias: &str) -> String {
 
 pub(crate) fn tokens_key(alias: &str) -> String {
     format!("{TOKENS_PREFIX}{alias}")
+}
+
+pub(crate) fn device_key(alias: &str) -> String {
+    format!("{DEVICE_PREFIX}{alias}")
 }
 
 fn current_version() -> u32 {
@@ -75,6 +82,16 @@ impl ServerRecord {
     ) -> Self {
         Self { schema_version: SCHEMA_VERSION, server: server.clone(), session, expiry_reason, token_serial }
     }
+}
+
+/// What a multi-device server last said about this device's session. No
+/// secret: the server's session id, the device label and a count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DeviceRecord {
+    #[serde(default = "current_version")]
+    pub schema_version: u32,
+    #[serde(flatten)]
+    pub summary: DeviceSummary,
 }
 
 /// Whether a record from a newer build can be read by this one.

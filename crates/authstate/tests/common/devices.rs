@@ -45,6 +45,7 @@ pub struct Device {
     pub session: Arc<ServerSession>,
     pub clock: ManualClock,
     pub secrets: MemoryStore,
+    pub values: MemoryStore,
 }
 
 impl Device {
@@ -56,19 +57,27 @@ impl Device {
 
     /// Like [`Device::new`], with the HTTP client built from `http`.
     pub fn with_http(base_url: &str, provider: Provider, http: HttpConfig) -> Self {
-        let http = build_client(http).expect("http client");
-        let clock = ManualClock::new(OffsetDateTime::now_utc());
-        let backends = Arc::new(Backends::new(http.clone(), Arc::new(clock.clone())));
-        let secrets = MemoryStore::new();
-        let config = ManagerConfig::new(Arc::new(secrets.clone()), Arc::new(MemoryStore::new()))
-            .with_clock(Arc::new(clock.clone()))
-            .with_refresh_threshold(Duration::seconds(5))
-            .with_backoff(BackoffPolicy { initial: Duration::ZERO, max: Duration::ZERO })
-            .with_refreshers(backends.clone());
-        let manager = ServerManager::open(config).expect("open manager");
+        let (http, clock) = (build_client(http).expect("http client"), ManualClock::new(OffsetDateTime::now_utc()));
+        let (secrets, values) = (MemoryStore::new(), MemoryStore::new());
+        let (manager, backends) = open(&http, &clock, &secrets, &values);
         let session = manager.add_server(base_url, Some(API), provider).expect("add server");
         let auth = Authenticator::new(manager, backends);
-        Self { http, auth, session, clock, secrets }
+        Self { http, auth, session, clock, secrets, values }
+    }
+
+    /// The same install after an app restart: a new manager over the same stores.
+    pub fn reopened(&self) -> Self {
+        let (manager, backends) = open(&self.http, &self.clock, &self.secrets, &self.values);
+        let session = manager.session(API).expect("the server was saved");
+        let auth = Authenticator::new(manager, backends);
+        Self {
+            http: self.http.clone(),
+            auth,
+            session,
+            clock: self.clock.clone(),
+            secrets: self.secrets.clone(),
+            values: self.values.clone(),
+        }
     }
 
     /// Signs in as `user` with [`PASSWORD`].
@@ -95,4 +104,19 @@ impl Device {
     pub fn advance(&self, secs: i64) {
         self.clock.advance(Duration::seconds(secs));
     }
+}
+
+fn open(
+    http: &reqwest::Client,
+    clock: &ManualClock,
+    secrets: &MemoryStore,
+    values: &MemoryStore,
+) -> (ServerManager, Arc<Backends>) {
+    let backends = Arc::new(Backends::new(http.clone(), Arc::new(clock.clone())));
+    let config = ManagerConfig::new(Arc::new(secrets.clone()), Arc::new(values.clone()))
+        .with_clock(Arc::new(clock.clone()))
+        .with_refresh_threshold(Duration::seconds(5))
+        .with_backoff(BackoffPolicy { initial: Duration::ZERO, max: Duration::ZERO })
+        .with_refreshers(backends.clone());
+    (ServerManager::open(config).expect("open manager"), backends)
 }

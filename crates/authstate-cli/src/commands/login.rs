@@ -1,0 +1,136 @@
+//! `login <alias>`: the OIDC browser round-trip through a loopback redirect
+//! (RFC 8252), or a username and password for token-pair and opaque servers.
+//!
+//! Guarantees: the sign-in URL is always printed on stderr, and opening a
+//! browser never blocks the login; the password is read without echo (or
+//! from stdin), sent once, and never printed, logged or put in an error; a
+//! login whose tokens could not be saved is an error (the next command would
+//! not find them).
+
+use std::time::Duration;
+
+use authstate::backends::oidc::LoopbackReceiver;
+use authstate::{LoginOutcome, ProviderKind};
+
+use crate::app::App;
+use crate::cli::{GlobalArgs, LoginArgs};
+use crate::exit::{CliError, Exit};
+use crate::output::{say, spin};
+use crate::prompt;
+
+/// Signs in to the server `args.alias`. The store directory's lock is held
+/// only while the stores are read or written and a server is asked, never
+/// while waiting for the browser or the password.
+pub async fn run(global: &GlobalArgs, args: &LoginArgs) -> Result<(), CliError> {
+    let kind = App::open(global)?.session(&args.alias)?.info().provider.kind();
+    match kind {
+        ProviderKind::Oidc => browser_login(global, args).await,
+        ProviderKind::TokenPair | ProviderKind::OpaqueToken => password_login(global, args).await,
+    }
+}
+
+async fn browser_login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), CliError> {
+    let alias = args.alias.as_str();
+    if args.username.is_some() || args.password_stdin {
+        return Err(CliError::usage(format!(
+            "{alias} signs in with a browser (OIDC); --username and --password-stdin are for token-pair and opaque servers"
+        )));
+    }
+    let receiver = LoopbackReceiver::bind("/callback").await?;
+    let redirect_uri = receiver.redirect_uri();
+    let url = {
+        // The pending login (PKCE verifier, state) is saved in the secret store here.
+        let app = App::open(global)?;
+        let begin = app.auth.begin_login_with_redirect(alias, None, &redirect_uri);
+        spin("Contacting the identity provider", begin).await.map_err(|e| CliError::from(e).for_server(alias))?
+    };
+    say(&format!("Open this URL to sign in: {url}"));
+    if !args.no_browser && has_display() {
+        open_browser(url.to_string());
+    }
+    let callback = spin(
+        "Waiting for the browser",
+        tokio::time::timeout(Duration::from_secs(args.timeout), receiver.receive(None)),
+    )
+    .await
+    .map_err(|_elapsed| {
+        CliError::new(Exit::SignInRequired, format!("no sign-in within {} s", args.timeout))
+            .for_server(alias)
+            .with_hint(format!("run `authstate login {alias}` again (or give more time with --timeout SECS)"))
+    })??;
+    // Fresh stores: other commands may have written while the browser was open.
+    let app = App::open(global)?;
+    let outcome = spin("Completing the sign-in", app.auth.complete_login(&callback))
+        .await
+        .map_err(|e| CliError::from(e).for_server(alias))?;
+    finish(alias, &outcome)
+}
+
+async fn password_login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), CliError> {
+    let alias = args.alias.as_str();
+    let username = match &args.username {
+        Some(name) if !name.trim().is_empty() => name.trim().to_owned(),
+        Some(_) => return Err(CliError::usage("the username is empty")),
+        None => prompt::line("Username: ", "--username")?,
+    };
+    let password = if args.password_stdin {
+        prompt::password_from_stdin()?
+    } else {
+        prompt::password(&format!("Password for {username} at {alias}: "))?
+    };
+    let label = args.device_label.clone().unwrap_or_else(default_device_label);
+    let app = App::open(global)?;
+    let outcome = spin("Signing in", app.auth.sign_in_with_password(alias, &username, &password, Some(&label)))
+        .await
+        .map_err(|e| CliError::from(e).for_server(alias).redact(password.expose()))?;
+    finish(alias, &outcome)
+}
+
+/// Says what the server said about this device (the core saved it).
+fn finish(alias: &str, outcome: &LoginOutcome) -> Result<(), CliError> {
+    if !outcome.persisted {
+        return Err(CliError::storage("signed in, but the tokens could not be saved to the secret store")
+            .for_server(alias)
+            .with_hint("check the secret store (or use `--secrets file`), then sign in again"));
+    }
+    say(&format!("Signed in to {alias} ({}).", outcome.server.id));
+    if let Some(device) = outcome.device.as_ref().filter(|d| d.other_sessions > 0) {
+        let n = device.other_sessions;
+        let devices = if n == 1 { "device" } else { "devices" };
+        say(&format!("This account is also signed in on {n} other {devices}: see `authstate sessions {alias}`."));
+    }
+    Ok(())
+}
+
+/// Whether a browser can be shown: always on macOS and Windows; on other
+/// systems only with an X11 or Wayland display (not over plain SSH).
+fn has_display() -> bool {
+    if cfg!(any(target_os = "macos", target_os = "windows")) {
+        return true;
+    }
+    ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+}
+
+/// Opens `url` in the system browser on a detached thread: the login never
+/// waits for the browser, and a failure is harmless (the URL was printed).
+fn open_browser(url: String) {
+    std::thread::spawn(move || {
+        let _ = webbrowser::open(&url);
+    });
+}
+
+/// `authstate-cli on <host>`, or `authstate-cli` when the host name is unknown.
+fn default_device_label() -> String {
+    match host_name() {
+        Some(host) => format!("authstate-cli on {host}"),
+        None => "authstate-cli".into(),
+    }
+}
+
+fn host_name() -> Option<String> {
+    let from_kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").ok();
+    let from_env = || std::env::var("HOSTNAME").or_else(|_| std::env::var("COMPUTERNAME")).ok();
+    let name = from_kernel.or_else(from_env)?;
+    let name: String = name.trim().chars().filter(|c| !c.is_control()).take(64).collect();
+    (!name.is_empty()).then_some(name)
+}
