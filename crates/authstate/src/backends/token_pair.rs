@@ -43,20 +43,11 @@ impl TokenPairBackend {
         password: &Secret,
     ) -> Result<TokenGrant, LoginError> {
         let config = config(server).map_err(LoginError::WrongProvider)?;
-        let url = wire::endpoint(server, &config.login_path).map_err(LoginError::Unreachable)?;
         let body = json!({ "username": username, "password": password.expose() });
-        let answer = wire::exchange(wire::with_json(self.http.post(url), &body)).await.map_err(login_transport)?;
-        match answer.status {
-            200..=299 => wire::token_grant(&answer.body).ok_or_else(|| {
-                LoginError::Configuration(format!("{}: the sign-in answer has no access token", config.login_path))
-            }),
-            400 | 401 | 403 => Err(LoginError::InvalidCredentials(answer.describe(&[password]))),
-            _ => Err(LoginError::Configuration(format!(
-                "{} answered {}",
-                config.login_path,
-                answer.describe(&[password])
-            ))),
-        }
+        let answer = wire::credentials_login(&self.http, server, &config.login_path, &body, password).await?;
+        wire::token_grant(&answer.body).ok_or_else(|| {
+            LoginError::Configuration(format!("{}: the sign-in answer has no access token", config.login_path))
+        })
     }
 
     /// Builds the refresh request in the configured shape.
@@ -81,20 +72,6 @@ fn config(server: &ServerInfo) -> Result<&TokenPairConfig, String> {
     match &server.provider {
         Provider::TokenPair(config) => Ok(config),
         _ => Err(server.alias.to_string()),
-    }
-}
-
-fn login_transport(error: TransportError) -> LoginError {
-    match error {
-        TransportError::Request { detail } => LoginError::Configuration(detail),
-        other => LoginError::Unreachable(other),
-    }
-}
-
-fn transient(error: TransportError) -> RefreshError {
-    match error {
-        TransportError::Request { detail } => RefreshError::Configuration { detail },
-        other => RefreshError::Transient { kind: other.transient_kind(), retry_after: other.retry_after() },
     }
 }
 
@@ -135,9 +112,10 @@ impl Refresher for TokenPairBackend {
             detail: format!("server {alias} is not a TokenPair server"),
         })?;
         let refresh = tokens.refresh.as_ref().ok_or(RefreshError::NoRefreshToken)?;
-        let request =
-            self.refresh_request(server, &config.refresh_path, &config.refresh_shape, refresh).map_err(transient)?;
-        let answer = wire::exchange(request).await.map_err(transient)?;
+        let request = self
+            .refresh_request(server, &config.refresh_path, &config.refresh_shape, refresh)
+            .map_err(wire::refresh_error)?;
+        let answer = wire::exchange(request).await.map_err(wire::refresh_error)?;
         refresh_result(&answer, &config.refresh_path, &config.refresh_shape, refresh)
     }
 
@@ -151,8 +129,9 @@ impl Refresher for TokenPairBackend {
         let (Some(path), Some(refresh)) = (&config.logout_path, &tokens.refresh) else {
             return Ok(Revocation::NotSupported);
         };
-        let request = self.refresh_request(server, path, &config.refresh_shape, refresh).map_err(transient)?;
-        let answer = wire::exchange(request).await.map_err(transient)?;
+        let request =
+            self.refresh_request(server, path, &config.refresh_shape, refresh).map_err(wire::refresh_error)?;
+        let answer = wire::exchange(request).await.map_err(wire::refresh_error)?;
         match answer.status {
             200..=299 | 401 => Ok(Revocation::Revoked),
             _ => Err(RefreshError::Configuration {

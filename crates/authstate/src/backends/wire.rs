@@ -15,7 +15,9 @@ use serde_json::Value;
 use url::Url;
 
 use crate::http::{TransportError, retry_after_from};
+use crate::login::LoginError;
 use crate::model::{Secret, ServerInfo, TokenGrant};
+use crate::refresh::RefreshError;
 
 /// The longest server message kept in an error, in characters.
 const MAX_MESSAGE: usize = 160;
@@ -120,6 +122,44 @@ pub(crate) async fn read(response: reqwest::Response) -> Result<Answer, Transpor
     let status = response.status().as_u16();
     let body = response.bytes().await.map_err(TransportError::from_reqwest)?;
     Ok(Answer { status, body: body.to_vec() })
+}
+
+/// Posts a credentials login to `path` with `body` as JSON and returns the
+/// 2xx answer. 400, 401 and 403 are refused credentials; any other 4xx is a
+/// configuration error; transport failures, 5xx and 429 are "unreachable".
+/// No message holds `password`.
+pub(crate) async fn credentials_login(
+    http: &reqwest::Client,
+    server: &ServerInfo,
+    path: &str,
+    body: &Value,
+    password: &Secret,
+) -> Result<Answer, LoginError> {
+    let request = endpoint(server, path).map(|url| with_json(http.post(url), body)).map_err(login_error)?;
+    let answer = exchange(request).await.map_err(login_error)?;
+    match answer.status {
+        200..=299 => Ok(answer),
+        400 | 401 | 403 => Err(LoginError::InvalidCredentials(answer.describe(&[password]))),
+        _ => Err(LoginError::Configuration(format!("{path} answered {}", answer.describe(&[password])))),
+    }
+}
+
+/// A transport failure during a login: an unbuildable request is a
+/// configuration error, anything else "unreachable, try later".
+pub(crate) fn login_error(error: TransportError) -> LoginError {
+    match error {
+        TransportError::Request { detail } => LoginError::Configuration(detail),
+        other => LoginError::Unreachable(other),
+    }
+}
+
+/// A transport failure during a refresh, revocation or probe: an unbuildable
+/// request is a configuration error, anything else transient.
+pub(crate) fn refresh_error(error: TransportError) -> RefreshError {
+    match error {
+        TransportError::Request { detail } => RefreshError::Configuration { detail },
+        other => RefreshError::Transient { kind: other.transient_kind(), retry_after: other.retry_after() },
+    }
 }
 
 /// A token answer as Django simplejwt, FastAPI and OAuth-style servers write

@@ -18,7 +18,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::wire::{self, Answer};
-use crate::http::TransportError;
 use crate::login::LoginError;
 use crate::machine::ProbeResult;
 use crate::model::{DeviceSummary, OpaqueTokenConfig, Provider, Secret, ServerInfo, TokenGrant, Tokens};
@@ -59,26 +58,13 @@ impl OpaqueBackend {
         device_label: Option<&str>,
     ) -> Result<OpaqueLogin, LoginError> {
         let config = config(server).map_err(LoginError::WrongProvider)?;
-        let url = wire::endpoint(server, &config.login_path).map_err(LoginError::Unreachable)?;
         let mut body = json!({ "username": username, "password": password.expose() });
         if let Some(label) = device_label {
             body["device_label"] = json!(label);
         }
-        let answer = wire::exchange(wire::with_json(self.http.post(url), &body)).await.map_err(|e| match e {
-            TransportError::Request { detail } => LoginError::Configuration(detail),
-            other => LoginError::Unreachable(other),
-        })?;
-        match answer.status {
-            200..=299 => login_answer(&answer).ok_or_else(|| {
-                LoginError::Configuration(format!("{}: the sign-in answer has no token", config.login_path))
-            }),
-            400 | 401 | 403 => Err(LoginError::InvalidCredentials(answer.describe(&[password]))),
-            _ => Err(LoginError::Configuration(format!(
-                "{} answered {}",
-                config.login_path,
-                answer.describe(&[password])
-            ))),
-        }
+        let answer = wire::credentials_login(&self.http, server, &config.login_path, &body, password).await?;
+        login_answer(&answer)
+            .ok_or_else(|| LoginError::Configuration(format!("{}: the sign-in answer has no token", config.login_path)))
     }
 
     async fn send_with_token(
@@ -90,8 +76,8 @@ impl OpaqueBackend {
     ) -> Result<Answer, RefreshError> {
         let request = wire::endpoint(server, path)
             .and_then(|url| wire::with_auth(self.http.request(method, url), SCHEME, token))
-            .map_err(transient)?;
-        wire::exchange(request).await.map_err(transient)
+            .map_err(wire::refresh_error)?;
+        wire::exchange(request).await.map_err(wire::refresh_error)
     }
 }
 
@@ -99,13 +85,6 @@ pub(crate) fn config(server: &ServerInfo) -> Result<&OpaqueTokenConfig, String> 
     match &server.provider {
         Provider::OpaqueToken(config) => Ok(config),
         _ => Err(server.alias.to_string()),
-    }
-}
-
-fn transient(error: TransportError) -> RefreshError {
-    match error {
-        TransportError::Request { detail } => RefreshError::Configuration { detail },
-        other => RefreshError::Transient { kind: other.transient_kind(), retry_after: other.retry_after() },
     }
 }
 
