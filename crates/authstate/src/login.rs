@@ -23,6 +23,7 @@ use crate::backends::oidc::Callback;
 use crate::manager::ServerManager;
 use crate::model::{DeviceSummary, Provider, ProviderKind, Secret, ServerInfo, TokenGrant};
 use crate::preauth::{PreAuthState, ReturnTo};
+use crate::refresh::RefresherFactory;
 use crate::session::{ServerSession, SessionError, SignOutReport};
 
 /// A completed login.
@@ -95,7 +96,8 @@ impl Authenticator {
 
     /// Completes a login from the redirect the browser followed: checks the
     /// pending login (state, age, redirect target, issuer), exchanges the
-    /// code, validates the ID token, and makes the session `Active`.
+    /// code, validates the ID token, and makes the session `Active`. Tokens
+    /// of an earlier sign-in are then revoked, best effort.
     pub async fn complete_login(&self, callback_url: &str) -> Result<LoginOutcome, LoginError> {
         let callback = Callback::parse(callback_url)?;
         let Some(state) = callback.state.as_deref() else {
@@ -130,7 +132,7 @@ impl Authenticator {
             return Err(LoginError::InvalidCallback("no code parameter".into()));
         };
         let grant = self.backends.oidc().exchange_code(config, &pending, code).await?;
-        let persisted = commit_sign_in(&session, ProviderKind::Oidc, grant)?;
+        let (persisted, _) = self.replace_tokens(&session, ProviderKind::Oidc, grant).await?;
         tracing::info!(server = %info.id, persisted, "signed in");
         Ok(LoginOutcome { server: info, return_to: pending.safe_return_to(), persisted, device: None })
     }
@@ -138,7 +140,9 @@ impl Authenticator {
     /// Signs in to a TokenPair or OpaqueToken server with a username and
     /// password; `device_label` names this device to an OpaqueToken server
     /// (the server guesses from the User-Agent otherwise). The password is
-    /// sent once and not kept. `InvalidCredentials` means ask again.
+    /// sent once and not kept. `InvalidCredentials` means ask again (the
+    /// session is untouched). Tokens of an earlier sign-in are revoked once the
+    /// new ones are saved, best effort, so no stale device session lingers.
     pub async fn sign_in_with_password(
         &self,
         alias: &str,
@@ -148,7 +152,7 @@ impl Authenticator {
     ) -> Result<LoginOutcome, LoginError> {
         let session = self.session(alias)?;
         let info = session.info().clone();
-        let (kind, grant, device) = match &info.provider {
+        let (kind, grant, mut device) = match &info.provider {
             Provider::TokenPair(_) => {
                 (ProviderKind::TokenPair, self.backends.token_pair().login(&info, username, password).await?, None)
             }
@@ -158,12 +162,43 @@ impl Authenticator {
             }
             Provider::Oidc(_) => return Err(LoginError::WrongProvider(alias.to_owned())),
         };
-        let persisted = commit_sign_in(&session, kind, grant)?;
-        if let Some(device) = &device {
-            session.set_device_summary(device.clone());
+        let (persisted, retired) = self.replace_tokens(&session, kind, grant).await?;
+        if let Some(summary) = &device {
+            session.set_device_summary(summary.clone());
+            // The server counted this device's previous session among the
+            // others; it is gone now, so ask again (best effort).
+            if retired && self.device_sessions(alias).await.is_ok() {
+                device = session.device_summary().map(|d| (*d).clone());
+            }
         }
         tracing::info!(server = %info.id, provider = kind.name(), persisted, "signed in");
         Ok(LoginOutcome { server: info, return_to: None, persisted, device })
+    }
+
+    /// Makes the session `Active` with `grant`, then revokes the tokens it
+    /// held before, best effort: signing in again must not leave the old
+    /// grant (or, at a multi-device server, a stale device session) alive.
+    /// Returns whether the tokens reached storage, and whether old tokens were revoked.
+    async fn replace_tokens(
+        &self,
+        session: &ServerSession,
+        kind: ProviderKind,
+        grant: TokenGrant,
+    ) -> Result<(bool, bool), LoginError> {
+        let old = session.state().tokens().cloned();
+        let persisted = commit_sign_in(session, kind, grant)?;
+        let info = session.info();
+        let Some((old, backend)) = old.zip(self.backends.refresher_for(info)) else { return Ok((persisted, false)) };
+        match backend.revoke(info, &old).await {
+            Ok(_) => {
+                tracing::info!(server = %info.id, "the tokens of the previous sign-in were revoked");
+                Ok((persisted, true))
+            }
+            Err(e) => {
+                tracing::warn!(server = %info.id, error = %e, "the previous sign-in's tokens were not revoked");
+                Ok((persisted, false))
+            }
+        }
     }
 
     /// Signs out of `alias`: locally at once, then a best-effort revocation at

@@ -59,6 +59,19 @@ async fn login_returns_a_device_token_and_how_many_other_devices_are_signed_in()
     assert_eq!(restarted.session.device_summary().as_deref(), Some(&second));
     assert_eq!(me(&restarted, &peer).await, Ok(200));
 
+    // Signing in again on the laptop retires its previous device session.
+    let before = laptop.access();
+    let again = laptop.login("alice").await.device.expect("device summary");
+    assert_eq!(again.other_sessions, 1, "the phone, not the laptop's previous session");
+    let status = http_client()
+        .get(peer.url("api/v1/me/"))
+        .header("Authorization", format!("Token {before}"))
+        .send()
+        .await
+        .expect("GET me")
+        .status();
+    assert_eq!(status, 401, "the previous token was revoked");
+
     let wrong = laptop.auth.sign_in_with_password(API, "alice", &Secret::new("hunter2-not-it"), None).await;
     assert!(matches!(wrong, Err(authstate::LoginError::InvalidCredentials(_))), "{wrong:?}");
     assert!(laptop.session.is_authenticated(), "a refused login changes nothing");
