@@ -160,7 +160,8 @@ async fn reuse_of_a_rotated_refresh_token_expires_the_session_with_tokens_kept()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_401s_for_an_expired_access_token_cause_one_refresh_and_each_request_is_retried() {
-    let Some(peer) = peer(1).await else { return };
+    // 3 s tokens: the refreshed token must outlive 50 retries on a busy machine.
+    let Some(peer) = peer(3).await else { return };
     let device = Device::new(&peer.base_url(), simplejwt());
     device.login("alice").await;
     // The device clock stands still, so only the server knows the token expired.
