@@ -20,7 +20,6 @@ use authstate::{
 use common::devices::{API, Device, PASSWORD, simplejwt, token_pair};
 use common::django_peer::{DjangoOptions, DjangoPeer, http_client};
 use serde_json::json;
-use time::Duration;
 
 async fn peer(access_ttl_secs: u64) -> Option<DjangoPeer> {
     let peer = DjangoPeer::start(DjangoOptions { access_ttl_secs, ..DjangoOptions::default() }).await?;
