@@ -7,6 +7,8 @@
 #[path = "../tests/common/oidc_peer/mod.rs"]
 #[allow(dead_code, unused_imports)]
 mod oidc_peer;
+#[path = "../tests/common/peer_process.rs"]
+mod peer_process;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

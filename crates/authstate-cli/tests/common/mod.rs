@@ -10,6 +10,8 @@
 pub mod django_peer;
 #[path = "../../../authstate/tests/common/oidc_peer/mod.rs"]
 pub mod oidc_peer;
+#[path = "../../../authstate/tests/common/peer_process.rs"]
+pub mod peer_process;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@ pub mod django_peer;
 pub mod fake_idp;
 pub mod log_capture;
 pub mod oidc_peer;
+pub mod peer_process;
 pub mod raw_endpoints;
 
 use std::sync::Arc;

@@ -184,7 +184,7 @@ impl DjangoPeer {
     }
 
     fn signal(&self, name: &str) {
-        let pid = self.process.as_ref().expect("the peer is running").pid();
+        let pid = self.process.as_ref().expect("the peer is running").0.id();
         let status = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status().expect("run kill");
         assert!(status.success(), "kill -{name} {pid}: {status}");
     }

@@ -2,16 +2,14 @@
 //! spawning `serve.py` and waiting for its `READY <port>` line, its stderr
 //! kept as a log, and SIGKILL on drop.
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
-use std::thread::{self, JoinHandle};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::thread;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
+pub(super) use super::super::peer_process::{Log, Process};
 use super::DjangoOptions;
 
 /// How long a server may take to print READY. Starts are serialised (see
@@ -20,7 +18,6 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// One server starts at a time in a test process: many Python processes
 /// importing Django and migrating at once on two cores would crawl.
 static STARTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-const LOG_LINES: usize = 2000;
 /// What serve.py imports; the harness never installs them (see the README).
 const IMPORTS: &str = "import django, rest_framework, rest_framework_simplejwt, knox";
 
@@ -50,53 +47,6 @@ pub(super) fn python_ready() -> Result<(), String> {
             ))
         })
         .clone()
-}
-
-/// The last lines the server wrote to stderr (its request log and tracebacks).
-#[derive(Clone, Default)]
-pub(super) struct Log(Arc<Mutex<VecDeque<String>>>);
-
-impl Log {
-    pub(super) fn push(&self, line: String) {
-        let mut lines = self.0.lock();
-        if lines.len() == LOG_LINES {
-            lines.pop_front();
-        }
-        lines.push_back(line);
-    }
-
-    pub(super) fn text(&self) -> String {
-        self.0.lock().iter().map(|l| format!("{l}\n")).collect()
-    }
-
-    /// Copies `from` into the log, line by line, until it closes.
-    fn collect(&self, from: impl Read + Send + 'static) -> JoinHandle<()> {
-        let log = self.clone();
-        thread::spawn(move || {
-            for line in BufReader::new(from).lines() {
-                match line {
-                    Ok(line) => log.push(line),
-                    Err(_) => break,
-                }
-            }
-        })
-    }
-}
-
-/// The server process; dropping it kills it (SIGKILL) and reaps it.
-pub(super) struct Process(Child);
-
-impl Process {
-    pub(super) fn pid(&self) -> u32 {
-        self.0.id()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Spawns `python3 serve.py --port <port>` (0: any free port) over

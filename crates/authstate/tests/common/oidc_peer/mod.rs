@@ -9,23 +9,22 @@
 //! The browser half of a login is played by [`drive_login`] and
 //! [`drive_login_deny`], with the provider's development interactions.
 
-use std::collections::VecDeque;
 use std::fs::{self, OpenOptions};
-use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::io::{BufRead, BufReader, ErrorKind};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
-use std::thread::{self, JoinHandle};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::thread;
 use std::time::{Duration, Instant, SystemTime};
-
-use parking_lot::Mutex;
 
 use reqwest::{StatusCode, redirect};
 use tempfile::TempDir;
 
 mod browser;
 mod client;
+
+use super::peer_process::{Log, Process};
 
 #[allow(unused_imports)] // each test binary uses some of them
 pub use browser::{drive_login, drive_login_deny};
@@ -49,7 +48,6 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// sensible timeout.
 static STARTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const NPM_LOCK_TIMEOUT: Duration = Duration::from_secs(300);
-const LOG_LINES: usize = 2000;
 
 /// How to configure the provider.
 #[derive(Debug, Clone)]
@@ -367,37 +365,6 @@ impl Drop for LockFile {
     }
 }
 
-/// The last lines the provider wrote to stderr.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<VecDeque<String>>>);
-
-impl Log {
-    fn push(&self, line: String) {
-        let mut lines = self.0.lock();
-        if lines.len() == LOG_LINES {
-            lines.pop_front();
-        }
-        lines.push_back(line);
-    }
-
-    fn text(&self) -> String {
-        self.0.lock().iter().map(|l| format!("{l}\n")).collect()
-    }
-
-    /// Copies `from` into the log, line by line, until it closes.
-    fn collect(&self, from: impl Read + Send + 'static) -> JoinHandle<()> {
-        let log = self.clone();
-        thread::spawn(move || {
-            for line in BufReader::new(from).lines() {
-                match line {
-                    Ok(line) => log.push(line),
-                    Err(_) => break,
-                }
-            }
-        })
-    }
-}
-
 /// Polls discovery until it answers 200, and reads the endpoints from it.
 async fn await_discovery(http: &reqwest::Client, port: u16, log: &Log) -> Endpoints {
     let url = format!("https://127.0.0.1:{port}/.well-known/openid-configuration");
@@ -422,16 +389,6 @@ async fn await_discovery(http: &reqwest::Client, port: u16, log: &Log) -> Endpoi
             }
             _ => tokio::time::sleep(Duration::from_millis(50)).await,
         }
-    }
-}
-
-/// The provider process; dropping it kills it (SIGKILL) and reaps it.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
