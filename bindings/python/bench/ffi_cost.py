@@ -3,13 +3,18 @@ makes on every request: the state getters and the token getters.
 
 Signs in to the real OpenID provider (tests/peers/oidc, access tokens living
 an hour, so the token stays valid throughout), then times each call with
-timeit (best of several repeats) and prints ns/call and two ratios for each:
+timeit (its best batch over 8 interleaved rounds) and prints ns/call and two
+ratios for each:
 
 - against an exported no-op of the same shape (target <= 2): a method on the
   same object, `session.noop()` / `await session.noop_async()`. Every method
   call pays the generated code's handle clone, a native call of its own, so
   this ratio is what authstate's getter adds to the FFI's price of a method;
 - against the free functions `noop()` / `await noop_async()`, for reference.
+
+The getters are timed with the reading that `import authstate` installs
+(`authstate._fast_lift`) and, for comparison, with the generated module's
+own reading of the returned buffer.
 
 Run from the workspace root after `cargo xtask bindings`:
 
@@ -28,11 +33,12 @@ sys.path[:0] = [str(_PYTHON), str(_PYTHON / "generated"), str(_PYTHON / "tests")
 
 import authstate as auth  # noqa: E402
 import oidc_peer  # noqa: E402
+from authstate import _fast_lift  # noqa: E402
 
 ALIAS = "idp"
-SYNC_CALLS = 100_000
-ASYNC_CALLS = 5_000
-REPEATS = 5
+SYNC_CALLS = 50_000
+ASYNC_CALLS = 2_500
+ROUNDS = 8
 
 
 def signed_in(peer):
@@ -55,27 +61,49 @@ async def token_or_fresh(session):
     return session.valid_access_token() or await session.fresh_access_token()
 
 
-def best_ns(stmt, number):
-    """The best per-call time of `stmt` over REPEATS runs of `number` calls."""
-    return min(timeit.repeat(stmt, number=number, repeat=REPEATS)) / number * 1e9
+def sync_batch(call, reading="authstate"):
+    """Times one batch of SYNC_CALLS calls; returns ns per call."""
+
+    def measure():
+        return timeit.timeit(call, number=SYNC_CALLS) / SYNC_CALLS * 1e9
+
+    if reading == "authstate":
+        return measure
+    return lambda: with_generated_reading(measure)
 
 
-def best_async_ns(make_call, number):
-    """The best per-call time of awaiting `make_call()` in a running loop."""
-    loop = asyncio.new_event_loop()
+def async_batch(loop, make_call):
+    """Times one batch of ASYNC_CALLS awaited calls in `loop`; returns ns per call."""
 
     async def calls():
-        for _ in range(number):
+        for _ in range(ASYNC_CALLS):
             await make_call()
 
+    return lambda: timeit.timeit(lambda: loop.run_until_complete(calls()), number=1) / ASYNC_CALLS * 1e9
+
+
+def with_generated_reading(measure):
+    """`measure()` with the generated module's reading of returned buffers."""
+    _fast_lift.uninstall()
     try:
-        return min(timeit.repeat(lambda: loop.run_until_complete(calls()), number=1, repeat=REPEATS)) / number * 1e9
+        return measure()
     finally:
-        loop.close()
+        assert _fast_lift.install()
+
+
+def best_interleaved(batches):
+    """Each row's best batch over ROUNDS rounds, every round timing every row
+    in turn, so a change of machine load falls on all rows alike."""
+    best = {name: float("inf") for name in batches}
+    for _ in range(ROUNDS):
+        for name, batch in batches.items():
+            best[name] = min(best[name], batch())
+    return best
 
 
 def main():
     peer = oidc_peer.OidcPeer(access_token_ttl_secs=3600)
+    loop = asyncio.new_event_loop()
     try:
         manager, session = signed_in(peer)
         token = session.valid_access_token()
@@ -86,24 +114,27 @@ def main():
         async def python_noop_async():
             pass
 
-        rows = {
-            "python: empty function": best_ns(python_noop, SYNC_CALLS),
-            "noop()": best_ns(auth.noop, SYNC_CALLS),
-            "session.noop()": best_ns(session.noop, SYNC_CALLS),
-            "session.state()": best_ns(session.state, SYNC_CALLS),
-            "session.valid_access_token()": best_ns(session.valid_access_token, SYNC_CALLS),
-            "manager.state(alias)": best_ns(lambda: manager.state(ALIAS), SYNC_CALLS),
-            "manager.connection_revision()": best_ns(manager.connection_revision, SYNC_CALLS),
-            "python: await empty coroutine": best_async_ns(python_noop_async, ASYNC_CALLS),
-            "await noop_async()": best_async_ns(auth.noop_async, ASYNC_CALLS),
-            "await session.noop_async()": best_async_ns(session.noop_async, ASYNC_CALLS),
-            "await session.fresh_access_token()": best_async_ns(
-                lambda: session.fresh_access_token(), ASYNC_CALLS
-            ),
-            "valid_access_token() or await fresh_...": best_async_ns(lambda: token_or_fresh(session), ASYNC_CALLS),
-        }
+        rows = best_interleaved(
+            {
+                "python: empty function": sync_batch(python_noop),
+                "noop()": sync_batch(auth.noop),
+                "session.noop()": sync_batch(session.noop),
+                "session.state()": sync_batch(session.state),
+                "session.valid_access_token()": sync_batch(session.valid_access_token),
+                "session.state(), generated reading": sync_batch(session.state, "generated"),
+                "session.valid_access_token(), generated reading": sync_batch(session.valid_access_token, "generated"),
+                "manager.state(alias)": sync_batch(lambda: manager.state(ALIAS)),
+                "manager.connection_revision()": sync_batch(manager.connection_revision),
+                "python: await empty coroutine": async_batch(loop, python_noop_async),
+                "await noop_async()": async_batch(loop, auth.noop_async),
+                "await session.noop_async()": async_batch(loop, session.noop_async),
+                "await session.fresh_access_token()": async_batch(loop, session.fresh_access_token),
+                "valid_access_token() or await fresh_...": async_batch(loop, lambda: token_or_fresh(session)),
+            }
+        )
         assert session.valid_access_token() == token, "the token stayed valid: no refresh was timed"
     finally:
+        loop.close()
         peer.stop()
 
     width = max(map(len, rows))
@@ -113,6 +144,8 @@ def main():
     measured = [
         ("session.state()", "session.noop()", "noop()"),
         ("session.valid_access_token()", "session.noop()", "noop()"),
+        ("session.state(), generated reading", "session.noop()", "noop()"),
+        ("session.valid_access_token(), generated reading", "session.noop()", "noop()"),
         ("await session.fresh_access_token()", "await session.noop_async()", "await noop_async()"),
     ]
     print(f"\n{'call':<{width}}  {'/ same-shape no-op':>18}  {'/ free no-op':>12}")

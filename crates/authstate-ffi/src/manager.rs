@@ -143,7 +143,8 @@ impl ServerManager {
     /// The state of server `alias`. Never blocks.
     pub fn state(&self, alias: String) -> Result<SessionState, AuthError> {
         let session = self.core.session(&alias).ok_or(AuthError::UnknownServer { detail: alias })?;
-        Ok(SessionState::of(&session.state(), self.core.clock().now()))
+        let now = self.core.clock().now();
+        Ok(session.inspect(|state| SessionState::of(state, now)))
     }
 
     /// The connection revision: bumped by every transition and every server

@@ -47,12 +47,14 @@ impl ServerSession {
 
     /// The current state. Never blocks.
     pub fn state(&self) -> SessionState {
-        SessionState::of(&self.core.state(), self.clock.now())
+        let now = self.clock.now();
+        self.core.inspect(|state| SessionState::of(state, now))
     }
 
     /// What is known about the tokens (never the tokens), when signed in.
     pub fn token_info(&self) -> Option<TokenInfo> {
-        self.core.state().tokens().map(|tokens| TokenInfo::of(tokens, self.clock.now()))
+        let now = self.clock.now();
+        self.core.inspect(|state| state.tokens().map(|tokens| TokenInfo::of(tokens, now)))
     }
 
     /// Whether the session is `Active`.

@@ -217,6 +217,12 @@ impl ServerSession {
         self.snapshot().state.clone()
     }
 
+    /// Reads the current state without copying its tokens (no lock is held
+    /// while `read` runs). Never blocks on I/O.
+    pub fn inspect<R>(&self, read: impl FnOnce(&SessionState) -> R) -> R {
+        read(&self.snapshot().state)
+    }
+
     /// The current state's case. Never blocks on I/O.
     pub fn state_kind(&self) -> StateKind {
         self.snapshot().state.kind()
