@@ -12,6 +12,7 @@
 pub mod backends;
 pub mod cancel;
 pub mod clock;
+mod coordination;
 pub mod drafts;
 pub mod guard;
 pub mod http;
@@ -33,7 +34,7 @@ pub use guard::{GuardDecision, RouteTemplates};
 pub use http::{AuthedClient, FailureReason, HttpFailure, ResponseVerdict};
 pub use login::{AccountError, Authenticator, LoginError, LoginOutcome};
 pub use machine::ProbeResult;
-pub use manager::{ManagerConfig, ManagerError, ServerManager};
+pub use manager::{ManagerConfig, ManagerError, RecordProblem, RejectedRecord, RestoreReport, ServerManager};
 pub use model::{
     Alias, DeviceSession, DeviceSummary, ExpiryReason, Provider, ProviderKind, Secret, ServerId, ServerInfo,
     SessionState, StateKind, TokenGrant, Tokens,

@@ -15,7 +15,7 @@
 use time::OffsetDateTime;
 
 use crate::cancel::CancelReason;
-use crate::model::{ExpiryReason, ProviderKind, SessionState, StateKind, TokenGrant, Tokens};
+use crate::model::{ExpiryReason, ProviderKind, Secret, SessionState, StateKind, TokenGrant, Tokens};
 
 /// A session state plus its generation: a counter bumped on every change of
 /// tokens (sign-in, refresh, logout, restore). A refresh result carries the
@@ -48,6 +48,10 @@ pub enum RefreshFailure {
     /// (a 4xx that is not an auth answer): the tokens cannot be refreshed
     /// until the configuration is fixed.
     Misconfigured,
+    /// The server rejected a refresh token that an interrupted refresh (a
+    /// process killed before it saved the answer) had already presented: the
+    /// answer, and the rotated tokens in it, were lost.
+    Interrupted,
 }
 
 /// What a session probe said about the current token.
@@ -89,8 +93,8 @@ pub enum Event {
     },
     /// A resource answered 401 to a request that carried `token_used`.
     Unauthorized {
-        /// The access token the request carried.
-        token_used: String,
+        /// The access token the request carried (redacted in `Debug`).
+        token_used: Secret,
     },
     /// A resource answered 403.
     Forbidden,
@@ -107,6 +111,11 @@ pub enum Event {
     Logout,
     /// The state read back from storage at startup.
     Restore(SessionState),
+    /// The stores hold another state than memory: another process signed in,
+    /// refreshed, expired or signed out. Adopt it (it is already stored).
+    Reload(SessionState),
+    /// The server was removed from the manager (here or by another process).
+    Removed,
 }
 
 impl Event {
@@ -122,6 +131,8 @@ impl Event {
             Self::MarkExpired(_) => "mark_expired",
             Self::Logout => "logout",
             Self::Restore(_) => "restore",
+            Self::Reload(_) => "reload",
+            Self::Removed => "removed",
         }
     }
 }
@@ -230,6 +241,7 @@ pub fn transition(now: &Snapshot, event: Event) -> Result<Step, InvalidTransitio
             let reason = match failure {
                 RefreshFailure::NoRefreshToken => ExpiryReason::NoRefreshToken,
                 RefreshFailure::Misconfigured => ExpiryReason::Misconfigured,
+                RefreshFailure::Interrupted => ExpiryReason::RefreshInterrupted,
                 _ => ExpiryReason::RefreshRejected,
             };
             Ok(expire(*provider, tokens, reason, generation))
@@ -238,7 +250,7 @@ pub fn transition(now: &Snapshot, event: Event) -> Result<Step, InvalidTransitio
 
         // 401 (invariants 6 and 7): refresh once for the current token, never for an older one.
         (NoSession | Expired { .. }, Event::Unauthorized { .. }) => Ok(stay(now, Verdict::SignInRequired)),
-        (Active { tokens, .. }, Event::Unauthorized { token_used }) if token_used != tokens.access.expose() => {
+        (Active { tokens, .. }, Event::Unauthorized { token_used }) if token_used != tokens.access => {
             Ok(stay(now, Verdict::RetryWithCurrentToken))
         }
         (Active { tokens, .. }, Event::Unauthorized { .. }) if tokens.refresh.is_some() => {
@@ -274,6 +286,24 @@ pub fn transition(now: &Snapshot, event: Event) -> Result<Step, InvalidTransitio
 
         // Restore happens once, into a fresh session; storage already holds it.
         (NoSession, Event::Restore(state)) if generation == 0 => Ok(to(state, next_gen, Vec::new())),
+
+        // Another process changed the stored state: adopt it as stored (no
+        // write), cancelling this process's work if it leaves `Active`.
+        (_, Event::Reload(state)) if state == now.state => Ok(stay(now, Verdict::Unchanged)),
+        (Active { .. }, Event::Reload(state)) if !state.is_authenticated() => {
+            let reason = match state {
+                NoSession => CancelReason::SignedOut,
+                _ => CancelReason::AuthExpired,
+            };
+            Ok(to(state, next_gen, vec![Effect::Cancel(reason)]))
+        }
+        (_, Event::Reload(state)) => Ok(to(state, next_gen, Vec::new())),
+
+        // Removal: the manager deletes what was stored; the session holds nothing more.
+        (NoSession, Event::Removed) => Ok(stay(now, Verdict::Unchanged)),
+        (Active { .. } | Expired { .. }, Event::Removed) => {
+            Ok(to(NoSession, next_gen, vec![Effect::Cancel(CancelReason::SignedOut)]))
+        }
 
         // Everything else is a programming error on the caller's side.
         (NoSession, ev @ (Event::Probe { .. } | Event::MarkExpired(_) | Event::Restore(_)))

@@ -96,13 +96,16 @@ fn refresh_revives_expired_and_keeps_old_refresh_token_without_rotation() {
 #[test]
 fn stale_401_does_not_refresh_twice() {
     let now = active("new", Some("r"));
-    assert_eq!(run(&now, Event::Unauthorized { token_used: "old".into() }).verdict, Verdict::RetryWithCurrentToken);
-    assert_eq!(run(&now, Event::Unauthorized { token_used: "new".into() }).verdict, Verdict::RefreshAndRetry);
+    assert_eq!(
+        run(&now, Event::Unauthorized { token_used: Secret::new("old") }).verdict,
+        Verdict::RetryWithCurrentToken
+    );
+    assert_eq!(run(&now, Event::Unauthorized { token_used: Secret::new("new") }).verdict, Verdict::RefreshAndRetry);
 }
 
 #[test]
 fn current_401_without_refresh_token_expires() {
-    let step = run(&active("a", None), Event::Unauthorized { token_used: "a".into() });
+    let step = run(&active("a", None), Event::Unauthorized { token_used: Secret::new("a") });
     assert_eq!(step.next.state.expiry_reason(), Some(ExpiryReason::Unauthorized));
 }
 

@@ -5,25 +5,32 @@
 //! persisting; [`ServerManager::changed`] resolves once it passes a value, which
 //! is how every language observes without callbacks. Opening restores each
 //! server as it was saved (invariant 10); an unavailable store fails the open
-//! instead of reading as empty (invariant 12).
+//! instead of reading as empty (invariant 12), and what the stores repaired
+//! or refused is reported ([`RestoreReport`]). With a lock directory the
+//! stores are shared with other processes, whose changes this manager
+//! follows (invariant 14).
 
 mod config;
+mod membership;
+mod report;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::future::join_all;
 use parking_lot::{Mutex, RwLock};
 
 pub use config::ManagerConfig;
+pub use report::{RecordProblem, RejectedRecord, RestoreReport};
 
 use crate::clock::SharedClock;
+use crate::coordination::Coordination;
 use crate::guard::{self, GuardDecision, RouteServer};
-use crate::model::{Alias, Provider, ServerId, ServerInfo, ServerInputError, SessionState, StateKind};
+use crate::model::{Alias, ServerId, ServerInfo, ServerInputError};
 use crate::preauth::PreAuthStore;
 use crate::revision::{RevisionHub, SessionObserver, Subscription};
-use crate::session::{Restored, ServerSession, SessionParts, Stores, restore_state, write_record};
-use crate::storage::schema::{self, ServerRecord};
-use crate::storage::{StorageError, optional};
+use crate::session::{ServerSession, Stores};
+use crate::storage::{StorageError, StoreNotice};
 
 /// What went wrong with a manager call, by what the caller should do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,18 +53,6 @@ pub enum ManagerError {
     Storage(#[from] StorageError),
 }
 
-/// What opening found in storage.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RestoreReport {
-    /// Servers restored.
-    pub restored: usize,
-    /// Keys whose content could not be read; those servers were skipped or restored signed out.
-    pub corrupt: Vec<String>,
-    /// Aliases whose record claimed a session while the secret store had no
-    /// tokens (a wiped keychain); those servers were restored signed out.
-    pub tokens_missing: Vec<String>,
-}
-
 /// Holds every server and its session. Clones share the same manager.
 #[derive(Clone)]
 pub struct ServerManager {
@@ -66,10 +61,17 @@ pub struct ServerManager {
 
 struct Inner {
     servers: RwLock<Vec<Arc<ServerSession>>>,
-    registry: Mutex<()>,
+    /// Serialises adding, removing and re-reading the server list.
+    membership: Mutex<()>,
     hub: Arc<RevisionHub>,
     config: ManagerConfig,
+    coordination: Option<Arc<Coordination>>,
+    /// The change counter value the server list was last read at.
+    seen_changes: AtomicU64,
     report: RestoreReport,
+    /// What the stores repaired since the manager opened (the report has
+    /// what they repaired while it opened).
+    notices: Mutex<Vec<StoreNotice>>,
     preauth: PreAuthStore,
 }
 
@@ -83,39 +85,35 @@ impl std::fmt::Debug for ServerManager {
 }
 
 impl ServerManager {
-    /// Opens the manager, restoring every saved server as it was.
+    /// Opens the manager, restoring every saved server as it was. With a
+    /// lock directory, its files are created if needed.
     pub fn open(config: ManagerConfig) -> Result<Self, ManagerError> {
         let hub = Arc::new(RevisionHub::new());
-        let mut report = RestoreReport::default();
-        let mut sessions = Vec::new();
-        let stores = stores(&config);
-        for key in config.kv.keys(schema::SERVER_PREFIX)? {
-            let Some(json) = optional(config.kv.get(&key))? else { continue };
-            let record = match serde_json::from_str::<ServerRecord>(&json) {
-                Ok(r) if schema::is_supported(r.schema_version) => r,
-                _ => {
-                    tracing::error!(key, "unreadable server record skipped");
-                    report.corrupt.push(key);
-                    continue;
-                }
-            };
-            let restored = match restore_state(&record, &stores) {
-                Ok(restored) => restored,
-                Err(StorageError::Corrupt { key, .. }) => {
-                    report.corrupt.push(key);
-                    Restored { state: SessionState::NoSession, token_serial: 0, tokens_missing: false }
-                }
-                Err(e) => return Err(e.into()),
-            };
-            if restored.tokens_missing {
-                report.tokens_missing.push(record.server.alias.to_string());
-            }
-            sessions.push(Arc::new(session(&config, &hub, record.server, restored.state, restored.token_serial)));
+        let coordination = match &config.lock_dir {
+            Some(dir) => Some(Arc::new(Coordination::open(dir, config.tokens_in_lock_dir)?)),
+            None => None,
+        };
+        let cross = coordination.as_deref().map(Coordination::commit_lock).transpose()?;
+        let seen = coordination.as_deref().map_or(0, Coordination::changes);
+        let (sessions, mut report) = membership::load(&config, &hub, coordination.as_ref(), seen)?;
+        drop(cross);
+        report.notices.extend(config.kv.take_notices());
+        report.notices.extend(config.secrets.take_notices());
+        for notice in &report.notices {
+            tracing::error!(?notice, "a store repaired itself while opening");
         }
-        sessions.sort_by(|a, b| a.info().alias.cmp(&b.info().alias));
-        report.restored = sessions.len();
         let preauth = PreAuthStore::new(Arc::clone(&config.secrets), Arc::clone(&config.clock));
-        let inner = Inner { servers: RwLock::new(sessions), registry: Mutex::new(()), hub, config, report, preauth };
+        let inner = Inner {
+            servers: RwLock::new(sessions),
+            membership: Mutex::new(()),
+            hub,
+            config,
+            coordination,
+            seen_changes: AtomicU64::new(seen),
+            report,
+            notices: Mutex::default(),
+            preauth,
+        };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -134,51 +132,17 @@ impl ServerManager {
         &self.inner.report
     }
 
-    /// Adds a server, signed out. `alias` defaults to one derived from the host.
-    pub fn add_server(
-        &self,
-        url: &str,
-        alias: Option<&str>,
-        provider: Provider,
-    ) -> Result<Arc<ServerSession>, ManagerError> {
-        let id = ServerId::parse(url)?;
-        provider.validate()?;
-        let alias = match alias {
-            Some(a) => Alias::new(a)?,
-            None => id.suggested_alias(),
-        };
-        let _registry = self.inner.registry.lock();
-        for s in self.inner.servers.read().iter() {
-            if s.info().id == id {
-                return Err(ManagerError::DuplicateServer(id, s.info().alias.clone()));
-            }
-            if s.info().alias == alias {
-                return Err(ManagerError::DuplicateAlias(alias));
-            }
+    /// What the stores repaired since the manager opened (a corrupt file
+    /// moved aside), oldest first. Also logged at `error`.
+    pub fn store_notices(&self) -> Vec<StoreNotice> {
+        let fresh: Vec<_> =
+            self.inner.config.kv.take_notices().into_iter().chain(self.inner.config.secrets.take_notices()).collect();
+        for notice in &fresh {
+            tracing::error!(?notice, "a store repaired itself");
         }
-        let info = ServerInfo { id, alias, provider };
-        write_record(&info, &stores(&self.inner.config), &SessionState::NoSession, 0)?;
-        let session = Arc::new(session(&self.inner.config, &self.inner.hub, info, SessionState::NoSession, 0));
-        self.inner.servers.write().push(Arc::clone(&session));
-        tracing::info!(server = %session.info().id, alias = %session.info().alias, "server added");
-        self.inner.hub.bump(&session.info().id, StateKind::NoSession);
-        Ok(session)
-    }
-
-    /// Removes a server: its tokens and record are deleted, its work cancelled.
-    /// On a storage failure nothing is removed.
-    pub fn remove_server(&self, alias: &str) -> Result<(), ManagerError> {
-        let _registry = self.inner.registry.lock();
-        let session = self.session(alias).ok_or_else(|| ManagerError::UnknownServer(alias.to_owned()))?;
-        let stores = session.stores();
-        stores.secrets.delete(&schema::tokens_key(alias))?;
-        stores.kv.delete(&schema::device_key(alias))?;
-        stores.kv.delete(&schema::server_key(alias))?;
-        session.mark_removed();
-        self.inner.servers.write().retain(|s| !Arc::ptr_eq(s, &session));
-        tracing::info!(server = %session.info().id, alias, "server removed");
-        self.inner.hub.bump(&session.info().id, StateKind::NoSession);
-        Ok(())
+        let mut notices = self.inner.notices.lock();
+        notices.extend(fresh);
+        notices.clone()
     }
 
     /// Every server, in alias order.
@@ -186,8 +150,18 @@ impl ServerManager {
         self.inner.servers.read().iter().map(|s| s.info().clone()).collect()
     }
 
-    /// The session of the server with `alias`.
+    /// The session of the server with `alias`. An alias this process has
+    /// not seen yet is looked up in the shared stores first.
     pub fn session(&self, alias: &str) -> Option<Arc<ServerSession>> {
+        let found = self.find(alias);
+        if found.is_some() {
+            return found;
+        }
+        self.catch_up_servers();
+        self.find(alias)
+    }
+
+    fn find(&self, alias: &str) -> Option<Arc<ServerSession>> {
         self.inner.servers.read().iter().find(|s| s.info().alias.as_str() == alias).cloned()
     }
 
@@ -226,7 +200,7 @@ impl ServerManager {
     pub fn guard(&self, location: &str, server_alias: Option<&str>, is_public: bool) -> GuardDecision {
         let server = match server_alias {
             None => RouteServer::None,
-            Some(alias) => match self.session(alias) {
+            Some(alias) => match self.find(alias) {
                 Some(s) => RouteServer::Known(s.info().id.clone(), s.state_kind()),
                 None => RouteServer::Unknown,
             },
@@ -234,14 +208,54 @@ impl ServerManager {
         guard::decide(location, &server, is_public, self.any_authenticated(), &self.inner.config.routes)
     }
 
-    /// Call when the app returns to the foreground: every session refreshes a
-    /// token that expires within the threshold, concurrently.
+    /// Call when the app returns to the foreground: catches up with other
+    /// processes, then every session refreshes a token that expires within
+    /// the threshold, concurrently.
     pub async fn on_resume(&self) {
+        self.catch_up();
         let sessions = self.sessions();
         let results = join_all(sessions.iter().map(|s| s.on_resume())).await;
         for (s, r) in sessions.iter().zip(results) {
             if let Err(e) = r {
                 tracing::warn!(server = %s.info().id, error = %e, "refresh on resume failed");
+            }
+        }
+    }
+
+    /// Re-reads the shared stores if another process changed them: servers
+    /// it added or removed, and every session's state. Cheap otherwise (a
+    /// memory load). Without a lock directory, only retries pending saves.
+    pub fn catch_up(&self) {
+        self.catch_up_servers();
+        for session in self.sessions() {
+            session.catch_up();
+        }
+    }
+
+    /// Follows other processes while the manager lives: every `every`, a
+    /// look at the change counter (a memory load) and, when it moved, a
+    /// [`catch_up`](Self::catch_up), so observers and route guards see
+    /// another process's sign-in, refresh, sign-out or removal within one
+    /// period. Spawn it on the runtime; it ends when the manager is dropped.
+    /// Without a lock directory it ends at once.
+    pub fn follow_other_processes(&self, every: std::time::Duration) -> impl Future<Output = ()> + Send + 'static {
+        let weak = Arc::downgrade(&self.inner);
+        let counter = self.inner.coordination.clone();
+        async move {
+            let Some(counter) = counter else { return };
+            let mut last = counter.changes();
+            loop {
+                tokio::time::sleep(every).await;
+                let now = counter.changes();
+                if now == last {
+                    if weak.strong_count() == 0 {
+                        return;
+                    }
+                    continue;
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                ServerManager { inner }.catch_up();
+                last = now;
             }
         }
     }
@@ -251,22 +265,9 @@ fn stores(config: &ManagerConfig) -> Stores {
     Stores { secrets: Arc::clone(&config.secrets), kv: Arc::clone(&config.kv) }
 }
 
-fn session(
-    config: &ManagerConfig,
-    hub: &Arc<RevisionHub>,
-    info: ServerInfo,
-    initial: SessionState,
-    token_serial: u64,
-) -> ServerSession {
-    let refresher = config.refreshers.refresher_for(&info);
-    ServerSession::new(SessionParts {
-        info,
-        initial,
-        token_serial,
-        stores: stores(config),
-        hub: Arc::clone(hub),
-        refresher,
-        clock: Arc::clone(&config.clock),
-        config: config.session,
-    })
+impl Inner {
+    /// Marks `seen` as read when nothing else moved the counter meanwhile.
+    fn saw(&self, before: u64, after: u64) {
+        let _ = self.seen_changes.compare_exchange(before, after, Ordering::AcqRel, Ordering::Acquire);
+    }
 }

@@ -88,6 +88,9 @@ pub enum TransientKind {
     /// An answer that could not be read (truncated, malformed): treated as transient,
     /// since the server may have rotated and we cannot tell.
     MalformedResponse,
+    /// The work ended without an answer: it panicked (a bug, reported in the
+    /// log) or its runtime shut down. Nothing changed; try again.
+    Interrupted,
 }
 
 /// Why a refresh failed.
@@ -204,18 +207,36 @@ impl Backoff {
 
 /// One flight at a time: the first caller starts the work detached on the
 /// runtime; callers arriving while it runs join it and receive its result.
-/// A caller that is dropped (cancelled) does not interrupt the work.
-/// The flight in progress, tagged with its id so only it clears the slot.
-type FlightSlot<T> = Arc<Mutex<Option<(u64, Shared<BoxFuture<'static, T>>)>>>;
-
+/// A caller that is dropped (cancelled) does not interrupt the work. A flight
+/// that panics, or whose task is dropped (runtime shutdown), ends with the
+/// `interrupted` result for every waiter, and its slot is freed either way
+/// (DESIGN.md invariant 13).
 pub(crate) struct SingleFlight<T: Clone> {
     slot: FlightSlot<T>,
     next_id: AtomicU64,
 }
 
+/// The flight in progress, tagged with its id so only it clears the slot.
+type FlightSlot<T> = Arc<Mutex<Option<(u64, Shared<BoxFuture<'static, T>>)>>>;
+
 impl<T: Clone> Default for SingleFlight<T> {
     fn default() -> Self {
         Self { slot: Arc::default(), next_id: AtomicU64::new(0) }
+    }
+}
+
+/// Frees the slot when the flight's task ends, however it ends.
+struct ClearSlot<T: Clone> {
+    slot: FlightSlot<T>,
+    id: u64,
+}
+
+impl<T: Clone> Drop for ClearSlot<T> {
+    fn drop(&mut self) {
+        let mut slot = self.slot.lock();
+        if slot.as_ref().is_some_and(|(current, _)| *current == self.id) {
+            *slot = None;
+        }
     }
 }
 
@@ -229,6 +250,7 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
         precheck: impl FnOnce() -> Option<T>,
         work: impl FnOnce() -> BoxFuture<'static, T>,
         no_runtime: T,
+        interrupted: T,
     ) -> BoxFuture<'static, T> {
         let mut slot = self.slot.lock();
         if let Some((_, flight)) = slot.as_ref() {
@@ -241,18 +263,14 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
             return futures_util::future::ready(no_runtime).boxed();
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let clear = Arc::clone(&self.slot);
+        let clear = ClearSlot { slot: Arc::clone(&self.slot), id };
         let fut = work();
+        let on_panic = interrupted.clone();
         let handle = runtime.spawn(async move {
-            let out = fut.await;
-            let mut slot = clear.lock();
-            if slot.as_ref().is_some_and(|(current, _)| *current == id) {
-                *slot = None;
-            }
-            out
+            let _clear = clear;
+            std::panic::AssertUnwindSafe(fut).catch_unwind().await.unwrap_or(on_panic)
         });
-        let fallback = no_runtime;
-        let flight = async move { handle.await.unwrap_or(fallback) }.boxed().shared();
+        let flight = async move { handle.await.unwrap_or(interrupted) }.boxed().shared();
         *slot = Some((id, flight.clone()));
         flight.boxed()
     }
@@ -272,6 +290,7 @@ impl fmt::Display for TransientKind {
             Self::RateLimited => "rate limited",
             Self::Cancelled => "cancelled",
             Self::MalformedResponse => "malformed response",
+            Self::Interrupted => "interrupted",
         })
     }
 }
@@ -303,6 +322,24 @@ mod tests {
         assert_eq!(b.wait(now + Duration::seconds(120)), None);
         b.reset();
         assert_eq!(b.wait(now), None);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_flight_is_interrupted_for_every_waiter_and_frees_its_slot() {
+        let flight: SingleFlight<Result<u32, &'static str>> = SingleFlight::default();
+        let start = || {
+            flight.join_or_start(
+                || None,
+                || async { panic!("a host callback panicked") }.boxed(),
+                Err("no runtime"),
+                Err("interrupted"),
+            )
+        };
+        let (a, b) = (start(), start());
+        assert_eq!(futures_util::join!(a, b), (Err("interrupted"), Err("interrupted")));
+        assert!(!flight.in_flight(), "the slot is free again");
+        let next = flight.join_or_start(|| None, || async { Ok(7) }.boxed(), Err("no runtime"), Err("interrupted"));
+        assert_eq!(next.await, Ok(7));
     }
 
     #[test]

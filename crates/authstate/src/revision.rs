@@ -26,6 +26,7 @@ pub struct Change {
 
 /// Told of every change, after it is persisted. Called on the thread that made
 /// the change: keep it short, and do not call back into mutating methods from it.
+/// A panic in it is contained and logged; the change stands.
 pub trait SessionObserver: Send + Sync {
     /// A change happened.
     fn on_change(&self, change: &Change);
@@ -90,7 +91,12 @@ impl RevisionHub {
         let change = Change { revision, server: server.clone(), state };
         let observers: Vec<_> = self.observers.lock().values().cloned().collect();
         for observer in observers {
-            observer.on_change(&change);
+            // A host observer that panics is the host's bug; it must not
+            // unwind through the driver (DESIGN.md invariant 13).
+            let told = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| observer.on_change(&change)));
+            if told.is_err() {
+                tracing::error!(revision, "a session observer panicked; the change stands");
+            }
         }
         revision
     }

@@ -42,7 +42,9 @@ impl From<TransientKind> for FailureReason {
         match kind {
             TransientKind::Timeout => Self::Timeout,
             TransientKind::RateLimited => Self::RateLimited,
-            TransientKind::ServerError | TransientKind::MalformedResponse => Self::ServerError,
+            TransientKind::ServerError | TransientKind::MalformedResponse | TransientKind::Interrupted => {
+                Self::ServerError
+            }
             TransientKind::Cancelled => Self::Cancelled,
             TransientKind::Network => Self::Network,
         }

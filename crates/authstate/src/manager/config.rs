@@ -1,5 +1,6 @@
 //! How a [`ServerManager`](super::ServerManager) is put together.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use time::Duration;
@@ -8,9 +9,10 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::guard::RouteTemplates;
 use crate::refresh::{BackoffPolicy, NoRefresh, RefresherFactory};
 use crate::session::SessionConfig;
-use crate::storage::{KeyValueStore, SecretStore};
+use crate::storage::{GuardedSecrets, GuardedValues, KeyValueStore, SecretStore};
 
-/// Everything a manager needs: stores, clock, refreshers, tuning, routes.
+/// Everything a manager needs: stores, clock, refreshers, tuning, routes,
+/// and the lock directory shared with other processes.
 #[derive(Clone)]
 pub struct ManagerConfig {
     pub(crate) secrets: Arc<dyn SecretStore>,
@@ -19,6 +21,8 @@ pub struct ManagerConfig {
     pub(crate) session: SessionConfig,
     pub(crate) refreshers: Arc<dyn RefresherFactory>,
     pub(crate) routes: RouteTemplates,
+    pub(crate) lock_dir: Option<PathBuf>,
+    pub(crate) tokens_in_lock_dir: bool,
 }
 
 impl std::fmt::Debug for ManagerConfig {
@@ -27,21 +31,26 @@ impl std::fmt::Debug for ManagerConfig {
             .field("clock", &self.clock)
             .field("session", &self.session)
             .field("routes", &self.routes)
+            .field("lock_dir", &self.lock_dir)
             .finish_non_exhaustive()
     }
 }
 
 impl ManagerConfig {
     /// Tokens go to `secrets`, everything else to `kv`. Defaults: system clock,
-    /// 300 s refresh threshold, no refreshers, default routes.
+    /// 300 s refresh threshold, no refreshers, default routes, one process.
+    /// Every call into the stores is guarded: a store that panics is
+    /// "unavailable", never an unwinding core.
     pub fn new(secrets: Arc<dyn SecretStore>, kv: Arc<dyn KeyValueStore>) -> Self {
         Self {
-            secrets,
-            kv,
+            secrets: Arc::new(GuardedSecrets(secrets)),
+            kv: Arc::new(GuardedValues(kv)),
             clock: Arc::new(SystemClock),
             session: SessionConfig::default(),
             refreshers: Arc::new(NoRefresh),
             routes: RouteTemplates::default(),
+            lock_dir: None,
+            tokens_in_lock_dir: false,
         }
     }
 
@@ -72,6 +81,34 @@ impl ManagerConfig {
     /// Route templates for [`guard`](super::ServerManager::guard).
     pub fn with_routes(mut self, routes: RouteTemplates) -> Self {
         self.routes = routes;
+        self
+    }
+
+    /// Shares the stores with other processes (an app and its extensions,
+    /// a desktop app and the CLI) through the lock directory `dir`: the
+    /// store directory for file stores, or a directory every process can
+    /// reach (the App Group container on iOS, `filesDir` on Android). Then
+    /// no process loses another's writes, one refresh is made per rotation
+    /// between them, and each follows the others' sign-in, refresh and
+    /// sign-out at its next token read (DESIGN.md invariant 14).
+    pub fn with_lock_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.lock_dir = Some(dir.into());
+        self
+    }
+
+    /// Lets rotated tokens that the secret store cannot take wait in the
+    /// lock directory's refresh journal until it can. Only for a lock
+    /// directory as private as the secret store itself (the directory of a
+    /// file secret store); never for a Keychain or Keystore.
+    pub fn with_tokens_in_lock_dir(mut self, allowed: bool) -> Self {
+        self.tokens_in_lock_dir = allowed;
+        self
+    }
+
+    /// How long a refresh waits for another process that holds the same
+    /// server's refresh lease (default 60 s) before `TryLater`.
+    pub fn with_lease_wait(mut self, wait: std::time::Duration) -> Self {
+        self.session.lease_wait = wait;
         self
     }
 }

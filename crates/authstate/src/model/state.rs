@@ -24,6 +24,11 @@ pub enum ExpiryReason {
     /// (wrong request shape or path): fix the server entry; signing in again
     /// works until the next refresh.
     Misconfigured,
+    /// A refresh was interrupted (the process was killed, or its answer was
+    /// lost) after the refresh token was presented, and the server has since
+    /// refused that token: it rotated, and the answer holding the new tokens
+    /// never arrived. Sign in again.
+    RefreshInterrupted,
 }
 
 /// A server's session.

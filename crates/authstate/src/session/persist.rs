@@ -1,5 +1,6 @@
 //! Writing a session's effects to storage, and reading it back at startup
-//! (DESIGN.md invariants 6, 10 and 12).
+//! and whenever another process may have changed it (DESIGN.md invariants
+//! 6, 10, 12 and 14).
 //!
 //! Tokens and the record that describes them live in two stores, so they
 //! cannot be written atomically together. Each token write carries a serial
@@ -8,8 +9,8 @@
 //! session comes back `Active` with them: the new state, never a mix.
 
 use crate::machine::{Effect, Step};
-use crate::model::{DeviceSummary, ExpiryReason, ServerInfo, SessionState, StateKind};
-use crate::storage::schema::{self, DeviceRecord, ServerRecord, TokensRecord};
+use crate::model::{DeviceSummary, ExpiryReason, ProviderKind, ServerInfo, SessionState, StateKind};
+use crate::storage::schema::{self, DeviceRecord, ServerRecord, StoredShape, TokensRecord};
 use crate::storage::{StorageError, optional};
 
 use super::Stores;
@@ -18,10 +19,25 @@ fn encode<T: serde::Serialize>(key: &str, value: &T) -> Result<String, StorageEr
     serde_json::to_string(value).map_err(|e| StorageError::Corrupt { key: key.into(), detail: e.to_string() })
 }
 
+/// The next token serial after `serial` (never 0, which means "none").
+pub(super) fn next_serial(serial: u64) -> u64 {
+    serial.wrapping_add(1).max(1)
+}
+
+/// The token record for `state`'s tokens with `serial`, if it has tokens.
+pub(super) fn tokens_record(provider: ProviderKind, state: &SessionState, serial: u64) -> Option<TokensRecord> {
+    state.tokens().map(|tokens| TokensRecord {
+        schema_version: schema::SCHEMA_VERSION,
+        provider,
+        serial,
+        tokens: tokens.clone(),
+    })
+}
+
 /// Executes the storage effects in the order the machine gave them. Stops at
 /// the first failure, so a record never claims tokens that were not written.
-/// `serial` is the serial of the tokens in the secret store; it moves only
-/// when a token write succeeds.
+/// `serial` is the serial of the tokens in memory; a token write gives the
+/// new tokens the next serial.
 pub(super) fn run_effects(
     info: &ServerInfo,
     stores: &Stores,
@@ -32,28 +48,41 @@ pub(super) fn run_effects(
     for effect in &step.effects {
         match effect {
             Effect::PersistTokens => {
-                if let Some(tokens) = step.next.state.tokens() {
+                let next = next_serial(*serial);
+                // The tokens are in use whatever happens to this write.
+                *serial = next;
+                if let Some(record) = tokens_record(info.provider.kind(), &step.next.state, next) {
                     let key = schema::tokens_key(alias);
-                    let next = serial.wrapping_add(1).max(1);
-                    let record = TokensRecord {
-                        schema_version: schema::SCHEMA_VERSION,
-                        provider: info.provider.kind(),
-                        serial: next,
-                        tokens: tokens.clone(),
-                    };
                     stores.secrets.set(&key, &encode(&key, &record)?)?;
-                    *serial = next;
                 }
             }
-            Effect::PersistRecord => {
-                let linked = if step.next.state.tokens().is_some() { *serial } else { 0 };
-                write_record(info, stores, &step.next.state, linked)?
-            }
+            Effect::PersistRecord => write_record(info, stores, &step.next.state, *serial)?,
             Effect::DeleteSecrets => stores.secrets.delete(&schema::tokens_key(alias))?,
             Effect::Cancel(_) => {}
         }
     }
     Ok(())
+}
+
+/// Writes `state` in full (tokens, then the record; or the record, then the
+/// deletion): what a pending state needs, whatever effects it came from.
+pub(super) fn write_full(
+    info: &ServerInfo,
+    stores: &Stores,
+    state: &SessionState,
+    serial: u64,
+) -> Result<(), StorageError> {
+    let key = schema::tokens_key(info.alias.as_str());
+    match tokens_record(info.provider.kind(), state, serial) {
+        Some(record) => {
+            stores.secrets.set(&key, &encode(&key, &record)?)?;
+            write_record(info, stores, state, serial)
+        }
+        None => {
+            write_record(info, stores, state, 0)?;
+            stores.secrets.delete(&key)
+        }
+    }
 }
 
 /// Writes the server's non-secret record for `state`, linked to the tokens with `token_serial`.
@@ -64,7 +93,8 @@ pub(crate) fn write_record(
     token_serial: u64,
 ) -> Result<(), StorageError> {
     let key = schema::server_key(info.alias.as_str());
-    let record = ServerRecord::new(info, state.kind(), state.expiry_reason(), token_serial);
+    let linked = if state.tokens().is_some() { token_serial } else { 0 };
+    let record = ServerRecord::new(info, state.kind(), state.expiry_reason(), linked);
     stores.kv.set(&key, &encode(&key, &record)?)
 }
 
@@ -73,9 +103,41 @@ pub(crate) fn write_record(
 pub(crate) struct Restored {
     pub(crate) state: SessionState,
     pub(crate) token_serial: u64,
+    /// What the stores held.
+    pub(crate) stored: StoredShape,
+    /// The state came from the journal, not the stores: save it.
+    pub(crate) unsaved: bool,
+    /// A refresh of these tokens was interrupted (the journal says so).
+    pub(crate) interrupted: bool,
     /// The record claimed a session but the secret store had no tokens
     /// (e.g. the keychain was wiped while app settings were kept).
     pub(crate) tokens_missing: bool,
+}
+
+impl Restored {
+    /// A known server without a session.
+    pub(crate) fn signed_out() -> Self {
+        Self {
+            state: SessionState::NoSession,
+            token_serial: 0,
+            stored: StoredShape::SIGNED_OUT,
+            unsaved: false,
+            interrupted: false,
+            tokens_missing: false,
+        }
+    }
+}
+
+/// Reads the record of `info`'s alias and the state it describes; `None`
+/// when there is no record (the server was removed).
+pub(crate) fn read_current(info: &ServerInfo, stores: &Stores) -> Result<Option<Restored>, StorageError> {
+    let key = schema::server_key(info.alias.as_str());
+    let Some(json) = optional(stores.kv.get(&key))? else { return Ok(None) };
+    let record = match serde_json::from_str::<ServerRecord>(&json) {
+        Ok(r) if schema::is_supported(r.schema_version) && r.server.alias == info.alias => r,
+        _ => return Err(StorageError::Corrupt { key, detail: "unreadable server record".into() }),
+    };
+    restore_state(&record, stores).map(Some)
 }
 
 /// Reads a server's state back. `Active` and `Expired` come back as they were
@@ -84,18 +146,17 @@ pub(crate) struct Restored {
 pub(crate) fn restore_state(record: &ServerRecord, stores: &Stores) -> Result<Restored, StorageError> {
     let info = &record.server;
     let key = schema::tokens_key(info.alias.as_str());
-    let signed_out = Restored { state: SessionState::NoSession, token_serial: 0, tokens_missing: false };
     if record.session == StateKind::NoSession {
         // A crash between writing the record and deleting secrets can leave tokens behind.
         if optional(stores.secrets.get(&key))?.is_some() {
             tracing::warn!(server = %info.id, "deleting tokens left behind by an interrupted logout");
             stores.secrets.delete(&key)?;
         }
-        return Ok(signed_out);
+        return Ok(Restored::signed_out());
     }
     let Some(json) = optional(stores.secrets.get(&key))? else {
         tracing::error!(server = %info.id, session = ?record.session, "record claims a session but the secret store has no tokens");
-        return Ok(Restored { tokens_missing: true, ..signed_out });
+        return Ok(Restored { tokens_missing: true, ..Restored::signed_out() });
     };
     let stored = match serde_json::from_str::<TokensRecord>(&json) {
         Ok(r) if schema::is_supported(r.schema_version) => r,
@@ -127,7 +188,8 @@ pub(crate) fn restore_state(record: &ServerRecord, stores: &Stores) -> Result<Re
             reason: record.expiry_reason.unwrap_or(ExpiryReason::Marked),
         },
     };
-    Ok(Restored { state, token_serial: stored.serial, tokens_missing: false })
+    let shape = StoredShape::of(&state, stored.serial);
+    Ok(Restored { state, token_serial: stored.serial, stored: shape, ..Restored::signed_out() })
 }
 
 /// The device summary saved for `info`, if any. A summary is a display hint,

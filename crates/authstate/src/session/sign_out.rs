@@ -35,6 +35,8 @@ impl ServerSession {
     /// `Err(Storage)` means the secrets could not be deleted yet: signed out in
     /// memory, call again later.
     pub async fn sign_out(self: &Arc<Self>) -> Result<SignOutReport, SessionError> {
+        // Revoke what is stored now: another process may have refreshed.
+        self.catch_up();
         let held = self.snapshot().state.tokens().cloned();
         let local = match held {
             Some(_) => self.apply(Event::Logout).map(|_| ()),

@@ -23,18 +23,25 @@ macro_rules! secret_store_via_key_value {
             fn delete(&self, key: &str) -> Result<(), $crate::storage::StorageError> {
                 $crate::storage::KeyValueStore::delete(self, key)
             }
+
+            fn take_notices(&self) -> Vec<$crate::storage::StoreNotice> {
+                $crate::storage::KeyValueStore::take_notices(self)
+            }
         }
     };
 }
 pub(crate) use secret_store_via_key_value;
 
 mod file;
+pub(crate) mod flock;
+mod guarded;
 #[cfg(feature = "keyring")]
 mod keyring;
 mod memory;
 pub(crate) mod schema;
 
 pub use file::FileStore;
+pub(crate) use guarded::{GuardedSecrets, GuardedValues};
 #[cfg(feature = "keyring")]
 pub use keyring::KeyringSecretStore;
 pub use memory::MemoryStore;
@@ -62,6 +69,23 @@ pub enum StorageError {
     },
 }
 
+/// Something a store found and dealt with that the host should know about
+/// (shown to the user or reported), collected by the manager.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreNotice {
+    /// A file that did not parse was moved aside; the store went on without
+    /// its content.
+    MovedAside {
+        /// The store's file.
+        file: std::path::PathBuf,
+        /// Where its unreadable content now is.
+        moved_to: std::path::PathBuf,
+        /// What was wrong (a position, never the content).
+        detail: String,
+    },
+}
+
 /// A store for secrets. Implementations must be safe to call from any thread.
 /// Keys are short ASCII strings such as `authstate.tokens.prod`.
 pub trait SecretStore: Send + Sync {
@@ -71,6 +95,11 @@ pub trait SecretStore: Send + Sync {
     fn set(&self, key: &str, value: &str) -> Result<(), StorageError>;
     /// Deletes `key`. Deleting a missing key succeeds.
     fn delete(&self, key: &str) -> Result<(), StorageError>;
+    /// What the store found and dealt with since the last call (a corrupt
+    /// file moved aside). Stores that never repair anything return nothing.
+    fn take_notices(&self) -> Vec<StoreNotice> {
+        Vec::new()
+    }
 }
 
 /// A store for non-secret values. Implementations must be safe to call from any thread.
@@ -83,6 +112,11 @@ pub trait KeyValueStore: Send + Sync {
     fn delete(&self, key: &str) -> Result<(), StorageError>;
     /// Every key that starts with `prefix`, in any order.
     fn keys(&self, prefix: &str) -> Result<Vec<String>, StorageError>;
+    /// What the store found and dealt with since the last call (a corrupt
+    /// file moved aside). Stores that never repair anything return nothing.
+    fn take_notices(&self) -> Vec<StoreNotice> {
+        Vec::new()
+    }
 }
 
 /// `Ok(None)` for a missing entry; other errors pass through.

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{DeviceSummary, ExpiryReason, ProviderKind, ServerInfo, StateKind, Tokens};
+use crate::model::{DeviceSummary, ExpiryReason, ProviderKind, ServerInfo, SessionState, StateKind, Tokens};
 
 /// The version written by this build.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -97,4 +97,27 @@ pub(crate) struct DeviceRecord {
 /// Whether a record from a newer build can be read by this one.
 pub(crate) fn is_supported(version: u32) -> bool {
     version <= SCHEMA_VERSION
+}
+
+/// What the stores hold for a server, in brief: enough to tell whether
+/// another process changed it, and what a journal entry was written over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct StoredShape {
+    /// The session's case.
+    pub(crate) session: StateKind,
+    /// Why it expired, in `Expired`.
+    pub(crate) expiry_reason: Option<ExpiryReason>,
+    /// The serial of the stored tokens (0: none).
+    pub(crate) token_serial: u64,
+}
+
+impl StoredShape {
+    /// A known server without a session.
+    pub(crate) const SIGNED_OUT: Self = Self { session: StateKind::NoSession, expiry_reason: None, token_serial: 0 };
+
+    /// The shape of `state` stored with tokens of `token_serial`.
+    pub(crate) fn of(state: &SessionState, token_serial: u64) -> Self {
+        let token_serial = if state.tokens().is_some() { token_serial } else { 0 };
+        Self { session: state.kind(), expiry_reason: state.expiry_reason(), token_serial }
+    }
 }

@@ -4,6 +4,7 @@
 pub mod devices;
 pub mod django_peer;
 pub mod fake_idp;
+pub mod faulty;
 pub mod log_capture;
 pub mod oidc_peer;
 pub mod peer_process;
