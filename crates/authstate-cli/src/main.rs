@@ -13,6 +13,7 @@ mod commands;
 mod exit;
 mod lock;
 mod output;
+mod permissions;
 mod prompt;
 
 use std::process::ExitCode;
