@@ -3,8 +3,8 @@
 //! an extra trusted root), the backends, the manager and the authenticator.
 //!
 //! Guarantees: a store that cannot be opened is an error (exit 7), never an
-//! empty store; tokens go only to the chosen secret store; the store
-//! directory is created private (0700 on Unix), and
+//! empty store; tokens go only to the chosen secret store (see `secrets.rs`
+//! for which); the store directory is created private (0700 on Unix), and
 //! it and every file the CLI keeps in it are checked before anything is read
 //! (see `permissions.rs`); an open [`App`] holds the store directory's lock
 //! (see `lock.rs`), so the stores it read cannot change under it.
@@ -21,6 +21,7 @@ use crate::exit::{CliError, Exit};
 use crate::lock::StoreLock;
 use crate::output::say;
 use crate::permissions::{self, FileRole};
+use crate::secrets;
 
 /// The keyring service name for the default store directory; another store
 /// directory gets `authstate-cli:<its absolute path>`, so two directories
@@ -46,7 +47,7 @@ impl App {
         let lock = StoreLock::acquire(&dir.path)?;
         permissions::check_store_files(&dir.path)?;
         let kv = Arc::new(open_file_store(&dir.path.join("state.json"))?);
-        let secrets = secret_store(global.secrets, &dir)?;
+        let secrets = secret_store(secrets::chosen(global, &dir.path)?, &dir)?;
         let http = build_client(http_config(global)?)?;
         let backends = Arc::new(Backends::new(http, Arc::new(SystemClock)));
         let kv_store: Arc<dyn KeyValueStore> = kv.clone();
@@ -129,24 +130,8 @@ fn open_file_store(path: &Path) -> Result<FileStore, CliError> {
 fn secret_store(backend: SecretsBackend, dir: &StoreDir) -> Result<Arc<dyn SecretStore>, CliError> {
     match backend {
         SecretsBackend::File => Ok(Arc::new(open_file_store(&dir.path.join("secrets.json"))?)),
-        SecretsBackend::Keyring => os_keyring(&dir.keyring_service()),
+        SecretsBackend::Keyring => secrets::os_keyring(&dir.keyring_service()),
     }
-}
-
-#[cfg(target_os = "linux")]
-fn os_keyring(service: &str) -> Result<Arc<dyn SecretStore>, CliError> {
-    match authstate::storage::KeyringSecretStore::linux_keyutils(service) {
-        Ok(store) => Ok(Arc::new(store)),
-        Err(e) => Err(CliError::from(e).with_hint(
-            "on machines without a kernel keyring, use `--secrets file` (tokens in <store-dir>/secrets.json, mode 0600)",
-        )),
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn os_keyring(_service: &str) -> Result<Arc<dyn SecretStore>, CliError> {
-    Err(CliError::storage("the OS keyring is supported on Linux only for now")
-        .with_hint("use `--secrets file` (tokens in <store-dir>/secrets.json, mode 0600)"))
 }
 
 fn http_config(global: &GlobalArgs) -> Result<HttpConfig, CliError> {

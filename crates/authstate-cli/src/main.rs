@@ -15,6 +15,7 @@ mod lock;
 mod output;
 mod permissions;
 mod prompt;
+mod secrets;
 
 use std::process::ExitCode;
 

@@ -1,7 +1,7 @@
 //! Who may read and write the store directory: it must be the user's own
 //! and private (0700), and every file the CLI keeps in it (`state.json`,
-//! `secrets.json`, `lock`, copies moved aside as corrupt) the user's own
-//! and 0600.
+//! `secrets.json`, `lock`, `secret-store`, copies moved aside as corrupt)
+//! the user's own and 0600.
 //!
 //! Guarantees (Unix; elsewhere these checks pass): checked before anything
 //! is read, under a directory already made private, so nobody else can swap
@@ -22,7 +22,7 @@ use crate::exit::CliError;
 /// loose one is treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileRole {
-    /// Read at open (`state.json`, `secrets.json`): refused
+    /// Read at open (`state.json`, `secrets.json`, `secret-store`): refused
     /// when another user owns it or can write it.
     Read,
     /// The lock file: only locked, never read; refused when another user
@@ -35,7 +35,7 @@ pub enum FileRole {
 
 /// The files the CLI keeps in `dir`, checked at every open: the ones it
 /// reads and its lock. Copies moved aside as corrupt are checked too.
-pub const READ_FILES: [&str; 2] = ["state.json", "secrets.json"];
+pub const READ_FILES: [&str; 3] = ["state.json", "secrets.json", crate::secrets::RECORD_FILE];
 
 /// Checks (and, where it is the user's own, tightens) the store directory `dir`.
 pub fn check_dir(dir: &Path) -> Result<(), CliError> {
