@@ -3,12 +3,13 @@
 //! an extra trusted root), the backends, the manager and the authenticator.
 //!
 //! Guarantees: a store that cannot be opened is an error (exit 7), never an
-//! empty store; tokens go only to the chosen secret store; the store
-//! directory is created private (0700 on Unix); an open [`App`] holds the
-//! store directory's lock (see `lock.rs`), so the stores it read cannot
-//! change under it.
+//! empty store; tokens go only to the chosen secret store (see `secrets.rs`
+//! for which); the store directory is created private (0700 on Unix), and
+//! it and every file the CLI keeps in it are checked before anything is read
+//! (see `permissions.rs`); an open [`App`] holds the store directory's lock
+//! (see `lock.rs`), so the stores it read cannot change under it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use authstate::http::{HttpConfig, build_client};
@@ -19,6 +20,8 @@ use crate::cli::{GlobalArgs, SecretsBackend};
 use crate::exit::{CliError, Exit};
 use crate::lock::StoreLock;
 use crate::output::say;
+use crate::permissions::{self, FileRole};
+use crate::secrets;
 
 /// The keyring service name for the default store directory; another store
 /// directory gets `authstate-cli:<its absolute path>`, so two directories
@@ -39,19 +42,12 @@ impl App {
     /// Takes the store directory's lock, then opens the stores under it and
     /// the manager over them. Drop the `App` to release the lock.
     pub fn open(global: &GlobalArgs) -> Result<Self, CliError> {
-        let default_dir = dirs::data_dir().map(|d| d.join("authstate"));
-        let dir = match global.store_dir.clone().or_else(|| default_dir.clone()) {
-            Some(dir) => std::path::absolute(&dir)
-                .map_err(|e| CliError::usage(format!("store directory {}: {e}", dir.display())))?,
-            None => {
-                return Err(CliError::storage("this system has no data directory for the user")
-                    .with_hint("pass --store-dir DIR or set AUTHSTATE_STORE_DIR"));
-            }
-        };
-        create_private_dir(&dir)?;
-        let lock = StoreLock::acquire(&dir)?;
-        let kv = Arc::new(open_file_store(&dir.join("state.json"))?);
-        let secrets = secret_store(global.secrets, &dir, default_dir.as_deref() == Some(dir.as_path()))?;
+        let dir = StoreDir::open(global)?;
+        permissions::check_file(&dir.path.join("lock"), FileRole::Lock)?;
+        let lock = StoreLock::acquire(&dir.path)?;
+        permissions::check_store_files(&dir.path)?;
+        let kv = Arc::new(open_file_store(&dir.path.join("state.json"))?);
+        let secrets = secret_store(secrets::chosen(global, &dir.path)?, &dir)?;
         let http = build_client(http_config(global)?)?;
         let backends = Arc::new(Backends::new(http, Arc::new(SystemClock)));
         let kv_store: Arc<dyn KeyValueStore> = kv.clone();
@@ -76,6 +72,42 @@ impl App {
     }
 }
 
+/// The store directory, resolved, created and checked.
+#[derive(Debug, Clone)]
+pub struct StoreDir {
+    /// Its absolute path.
+    pub path: PathBuf,
+    /// Whether it is the default one (the user's data directory + `authstate`).
+    pub is_default: bool,
+}
+
+impl StoreDir {
+    /// The directory `--store-dir` names (else the default one), created
+    /// private if missing; refused when another user owns it, tightened to
+    /// 0700 when it is open to others.
+    pub fn open(global: &GlobalArgs) -> Result<Self, CliError> {
+        let default_dir = dirs::data_dir().map(|d| d.join("authstate"));
+        let path = match global.store_dir.clone().or_else(|| default_dir.clone()) {
+            Some(dir) => std::path::absolute(&dir)
+                .map_err(|e| CliError::usage(format!("store directory {}: {e}", dir.display())))?,
+            None => {
+                return Err(CliError::storage("this system has no data directory for the user")
+                    .with_hint("pass --store-dir DIR or set AUTHSTATE_STORE_DIR"));
+            }
+        };
+        create_private_dir(&path)?;
+        permissions::check_dir(&path)?;
+        let is_default = default_dir.as_deref() == Some(path.as_path());
+        Ok(Self { path, is_default })
+    }
+
+    /// The keyring service name of its tokens: [`KEYRING_SERVICE`] for the
+    /// default directory, `authstate-cli:<path>` for any other.
+    pub fn keyring_service(&self) -> String {
+        if self.is_default { KEYRING_SERVICE.to_owned() } else { format!("{KEYRING_SERVICE}:{}", self.path.display()) }
+    }
+}
+
 fn create_private_dir(dir: &Path) -> Result<(), CliError> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -95,31 +127,11 @@ fn open_file_store(path: &Path) -> Result<FileStore, CliError> {
     Ok(store)
 }
 
-fn secret_store(backend: SecretsBackend, dir: &Path, default_dir: bool) -> Result<Arc<dyn SecretStore>, CliError> {
+fn secret_store(backend: SecretsBackend, dir: &StoreDir) -> Result<Arc<dyn SecretStore>, CliError> {
     match backend {
-        SecretsBackend::File => Ok(Arc::new(open_file_store(&dir.join("secrets.json"))?)),
-        SecretsBackend::Keyring => {
-            let service =
-                if default_dir { KEYRING_SERVICE.to_owned() } else { format!("{KEYRING_SERVICE}:{}", dir.display()) };
-            os_keyring(&service)
-        }
+        SecretsBackend::File => Ok(Arc::new(open_file_store(&dir.path.join("secrets.json"))?)),
+        SecretsBackend::Keyring => secrets::os_keyring(&dir.keyring_service()),
     }
-}
-
-#[cfg(target_os = "linux")]
-fn os_keyring(service: &str) -> Result<Arc<dyn SecretStore>, CliError> {
-    match authstate::storage::KeyringSecretStore::linux_keyutils(service) {
-        Ok(store) => Ok(Arc::new(store)),
-        Err(e) => Err(CliError::from(e).with_hint(
-            "on machines without a kernel keyring, use `--secrets file` (tokens in <store-dir>/secrets.json, mode 0600)",
-        )),
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn os_keyring(_service: &str) -> Result<Arc<dyn SecretStore>, CliError> {
-    Err(CliError::storage("the OS keyring is supported on Linux only for now")
-        .with_hint("use `--secrets file` (tokens in <store-dir>/secrets.json, mode 0600)"))
 }
 
 fn http_config(global: &GlobalArgs) -> Result<HttpConfig, CliError> {

@@ -42,8 +42,9 @@ pub struct GlobalArgs {
     pub store_dir: Option<PathBuf>,
     /// Where tokens are kept: the OS keyring, or a 0600 file in the store
     /// directory (for headless machines without a keyring)
-    #[arg(long, global = true, env = "AUTHSTATE_SECRETS", value_enum, default_value_t = SecretsBackend::Keyring)]
-    pub secrets: SecretsBackend,
+    /// [default: keyring, or file where `login` found that the keyring does not keep tokens]
+    #[arg(long, global = true, env = "AUTHSTATE_SECRETS", value_enum)]
+    pub secrets: Option<SecretsBackend>,
     /// Also trust this PEM certificate (a company CA, a development server's self-signed certificate)
     #[arg(long, global = true, env = "AUTHSTATE_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
@@ -87,6 +88,33 @@ pub enum Command {
     /// List the account's device sessions (opaque-token servers), or revoke one.
     #[command(after_help = exit_codes_help!())]
     Sessions(SessionsArgs),
+    /// Internal: one step of `login`'s check that the OS keyring keeps
+    /// entries from one process to the next.
+    #[command(name = crate::secrets::PROBE_COMMAND, hide = true)]
+    KeyringProbe(ProbeArgs),
+}
+
+/// The hidden keyring check's arguments (none of them secret).
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// write: store and read back; read: find, compare and delete
+    #[arg(value_enum)]
+    pub step: ProbeStep,
+    /// The keyring service name
+    pub service: String,
+    /// The entry's key
+    pub key: String,
+    /// The value written, or expected
+    pub value: String,
+}
+
+/// A step of the keyring check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProbeStep {
+    /// Store the value and read it back.
+    Write,
+    /// Read the value (in a new process), compare it, delete the entry.
+    Read,
 }
 
 /// `server …`.

@@ -29,7 +29,7 @@ macro_rules! exit_codes_help {
   4  sign-in required (never signed in, signed out, expired, credentials refused)
   5  server unreachable or busy: try again later (network, timeout, 5xx, 429)
   6  server or configuration error (endpoints, discovery, TLS setup, permission denied)
-  7  secret store or local storage unavailable"
+  7  secret store or local storage unavailable, or not private to you"
     };
 }
 pub(crate) use exit_codes_help;

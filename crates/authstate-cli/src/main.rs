@@ -13,7 +13,9 @@ mod commands;
 mod exit;
 mod lock;
 mod output;
+mod permissions;
 mod prompt;
+mod secrets;
 
 use std::process::ExitCode;
 

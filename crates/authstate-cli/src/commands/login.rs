@@ -5,23 +5,29 @@
 //! browser never blocks the login; the password is read without echo (or
 //! from stdin), sent once, and never printed, logged or put in an error; a
 //! login whose tokens could not be saved is an error (the next command would
-//! not find them).
+//! not find them), and so is, before any password is sent, a keyring that
+//! does not keep entries from one process to the next unless the store
+//! directory can switch to the file store (see `secrets.rs`).
 
 use std::time::Duration;
 
 use authstate::backends::oidc::LoopbackReceiver;
 use authstate::{LoginOutcome, ProviderKind};
 
-use crate::app::App;
+use crate::app::{App, StoreDir};
 use crate::cli::{GlobalArgs, LoginArgs};
 use crate::exit::{CliError, Exit};
 use crate::output::{say, spin};
 use crate::prompt;
+use crate::secrets;
 
 /// Signs in to the server `args.alias`. The store directory's lock is held
 /// only while the stores are read or written and a server is asked, never
 /// while waiting for the browser or the password.
 pub async fn run(global: &GlobalArgs, args: &LoginArgs) -> Result<(), CliError> {
+    // Before this process touches the keyring: its check runs in processes
+    // started as the next command will be.
+    secrets::settle_for_login(global, &StoreDir::open(global)?)?;
     let kind = App::open(global)?.session(&args.alias)?.info().provider.kind();
     match kind {
         ProviderKind::Oidc => browser_login(global, args).await,

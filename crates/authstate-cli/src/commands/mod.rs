@@ -34,5 +34,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 Some(SessionsAction::Revoke { id }) => sessions::revoke(&app, &args.alias, id).await,
             }
         }
+        Command::KeyringProbe(args) => crate::secrets::probe_step(&args),
     }
 }

@@ -44,6 +44,9 @@ impl Machine {
     /// Secrets in `<store-dir>/secrets.json` (`--secrets file`).
     pub fn new() -> Self {
         let dir = tempfile::Builder::new().prefix("authstate-cli-").tempdir().expect("temp store dir");
+        // Private, as the CLI creates a store directory (a loose one draws a warning).
+        #[cfg(unix)]
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("chmod");
         Self { dir, keyring: false, ca_cert: None }
     }
 
@@ -87,17 +90,24 @@ impl Machine {
 
     /// Runs the command to its end with `stdin` as its input.
     pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        let mut command = assert_cmd::Command::from_std(self.command(args));
-        command.write_stdin(stdin.as_bytes().to_vec()).timeout(COMMAND_TIMEOUT);
-        let output = command.output().expect("run authstate");
-        let run = Run {
-            args: args.iter().map(|a| (*a).to_owned()).collect(),
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
-        assert!(run.code.is_some(), "authstate {:?} was killed (timeout {COMMAND_TIMEOUT:?}?)\n{run}", run.args);
-        run
+        run_command(self.command(args), args, stdin)
+    }
+
+    /// Signs `alias` in with `access` (valid for an hour, no refresh token)
+    /// through the core's public API over this machine's files: a signed-in
+    /// store prepared without a server. File secrets only.
+    pub fn sign_in_offline(&self, alias: &str, access: &str) {
+        use authstate::storage::FileStore;
+        use authstate::{ManagerConfig, ServerManager, TokenGrant};
+        assert!(!self.keyring, "sign_in_offline writes secrets.json");
+        let secrets = FileStore::open(self.store_dir().join("secrets.json")).expect("open secrets.json");
+        let state = FileStore::open(self.store_dir().join("state.json")).expect("open state.json");
+        let manager = ServerManager::open(ManagerConfig::new(std::sync::Arc::new(secrets), std::sync::Arc::new(state)))
+            .expect("open the stores");
+        let session = manager.session(alias).unwrap_or_else(|| panic!("no server {alias}"));
+        let kind = session.info().provider.kind();
+        let grant = TokenGrant { expires_in: Some(3600), ..TokenGrant::access_only(access) };
+        session.sign_in(kind, grant).expect("sign in offline");
     }
 
     /// Starts a command in the background, its stderr read line by line.
@@ -153,6 +163,22 @@ impl Machine {
             .cloned()
             .unwrap_or_else(|| panic!("no {alias} in status\n{run}"))
     }
+}
+
+/// Runs `command` (whose arguments are `args`, for messages) to its end with
+/// `stdin` as its input.
+pub fn run_command(command: Command, args: &[&str], stdin: &str) -> Run {
+    let mut command = assert_cmd::Command::from_std(command);
+    command.write_stdin(stdin.as_bytes().to_vec()).timeout(COMMAND_TIMEOUT);
+    let output = command.output().expect("run authstate");
+    let run = Run {
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(run.code.is_some(), "authstate {:?} was killed (timeout {COMMAND_TIMEOUT:?}?)\n{run}", run.args);
+    run
 }
 
 /// A finished command.
