@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::symbols::{self, Head};
-use crate::{Outcome, bindings, run, run_with};
+use crate::{Outcome, bindings, missing_tool, run, run_with};
 
 /// The committed snapshot of the generated public API.
 const SNAPSHOT: &str = "bindings/swift/api.txt";
@@ -18,7 +18,7 @@ const SOURCE: &str = "AuthState.swift";
 
 /// Runs the static checks, then `swift test` when Swift is installed.
 pub(crate) fn layer(root: &Path) -> Outcome {
-    symbols::then_toolchain(static_checks(root), "swift", || swift_test(root))
+    symbols::then_toolchain(static_checks(root), "swift", missing_tool("swift"), || swift_test(root))
 }
 
 /// The checks that need only nm and gcc; generates the bindings first.
