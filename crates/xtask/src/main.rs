@@ -3,6 +3,7 @@
 //! bindings. Works from any directory.
 
 mod bindings;
+mod chroot;
 mod dart;
 mod kotlin;
 mod layers;
@@ -11,8 +12,10 @@ mod symbols;
 
 use std::env;
 use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
+use std::thread;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: cargo xtask <command>
@@ -109,6 +112,36 @@ pub(crate) fn run_with(dir: &Path, program: impl Into<OsString>, args: &[&str], 
         Ok(s) => Outcome::Failed(format!("exited with {s}")),
         Err(e) => Outcome::Failed(format!("could not start {}: {e}", program.to_string_lossy())),
     }
+}
+
+/// Runs `command`, echoing its standard output and error as they come, and
+/// returns its success with the standard output's text.
+pub(crate) fn run_teed(mut command: Command) -> Result<(bool, String), String> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start {:?}: {e}", command.get_program()))?;
+    let stderr = child.stderr.take().map(|err| {
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+            }
+        })
+    });
+    let mut text = String::new();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            println!("{line}");
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    let status = child.wait().map_err(|e| format!("waiting for {:?}: {e}", command.get_program()))?;
+    if let Some(thread) = stderr {
+        let _ = thread.join();
+    }
+    Ok((status.success(), text))
 }
 
 /// `PROPTEST_CASES` from the environment, 5000 when unset.
