@@ -1,7 +1,8 @@
-// swift-tools-version:5.9
+// swift-tools-version:6.0
 //
 // AuthState for Swift: the generated UniFFI bindings of the authstate Rust
 // core plus AuthStateKit, a small idiomatic layer (AsyncStream, @Observable).
+// Swift 6.0 or newer; every target builds in the Swift 6 language mode.
 //
 // The generated sources are build output: run `cargo xtask bindings` at the
 // workspace root first. It writes generated/AuthState.swift and

@@ -2,13 +2,14 @@
 //! symbol the generated `authstate_ffi.dart` looks up is exported by the
 //! release cdylib — except the documented known-bad ones below — and its
 //! public API matches `bindings/dart/api.txt`. Where `dart` is on PATH,
-//! `dart pub get` and `dart test` then run the suite in `bindings/dart`.
+//! `dart pub get` and `dart test` then run the suite in `bindings/dart`;
+//! elsewhere the layer ends `StaticOnly`, never `Passed`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::symbols::{self, Head, KnownMissing};
-use crate::{Outcome, bindings, run, run_with};
+use crate::{Outcome, bindings, missing_tool, run, run_with};
 
 /// The committed snapshot of the generated public API.
 const SNAPSHOT: &str = "bindings/dart/api.txt";
@@ -39,7 +40,7 @@ const KNOWN_MISSING: [KnownMissing; 3] = [
 
 /// Runs the static checks, then `dart test` when Dart is installed.
 pub(crate) fn layer(root: &Path) -> Outcome {
-    symbols::then_toolchain(static_checks(root), "dart", || dart_test(root))
+    symbols::then_toolchain(static_checks(root), "dart", missing_tool("dart"), || dart_test(root))
 }
 
 /// The checks that need only nm; generates the bindings first.

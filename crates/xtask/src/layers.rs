@@ -9,6 +9,8 @@ use crate::{KEYRING_TEST, OIDC_PEER, Outcome, REQUIRE_PEERS, bindings, cargo, on
 
 /// The pinned Django REST framework server the integration tests start.
 const DJANGO_PEER: &str = "tests/peers/django";
+/// What the Python binding tests need (pytest), pinned.
+const PYTHON_REQUIREMENTS: &str = "bindings/python/requirements.txt";
 
 /// Layer 0: installs the pinned real servers the integration tests start
 /// (`pip install` for the Django server unless its packages import already,
@@ -17,7 +19,7 @@ const DJANGO_PEER: &str = "tests/peers/django";
 pub(crate) fn peers(root: &Path) -> Outcome {
     match django_peer(root) {
         Outcome::Failed(why) => return Outcome::Failed(format!("{DJANGO_PEER}: {why}")),
-        Outcome::Skipped(why) => println!("{DJANGO_PEER}: {why}"),
+        Outcome::Skipped(why) | Outcome::StaticOnly(why) => println!("{DJANGO_PEER}: {why}"),
         Outcome::Passed => {}
     }
     let dir = root.join(OIDC_PEER);
@@ -41,8 +43,7 @@ fn django_peer(root: &Path) -> Outcome {
         println!("{DJANGO_PEER}: its packages are importable");
         return Outcome::Passed;
     }
-    let pip = Command::new("python3").args(["-m", "pip", "--version"]).output();
-    if !pip.is_ok_and(|out| out.status.success()) {
+    if !has_pip("python3") {
         return Outcome::Skipped("python3 with pip not found: the Django server tests will skip themselves".into());
     }
     let requirements = format!("{DJANGO_PEER}/requirements.txt");
@@ -51,9 +52,18 @@ fn django_peer(root: &Path) -> Outcome {
 
 /// Whether python3 imports what the Django server needs.
 fn django_installed() -> bool {
-    let imports = "import django, rest_framework, rest_framework_simplejwt, knox";
-    let probe = Command::new("python3").args(["-c", imports]).output();
+    imports("python3", "import django, rest_framework, rest_framework_simplejwt, knox")
+}
+
+/// Whether `python` runs `statement` (an import) without error.
+fn imports(python: &str, statement: &str) -> bool {
+    let probe = Command::new(python).args(["-c", statement]).output();
     probe.is_ok_and(|out| out.status.success())
+}
+
+/// Whether `python -m pip` works.
+fn has_pip(python: &str) -> bool {
+    imports(python, "import pip")
 }
 
 /// Whether `npm ci` has run since package-lock.json last changed.
@@ -109,7 +119,9 @@ pub(crate) fn keyring(root: &Path) -> Outcome {
     Outcome::Passed
 }
 
-/// Layer 3a: pytest over the generated Python module.
+/// Layer 3a: pytest over the generated Python module; installs pytest from
+/// `bindings/python/requirements.txt` first when it does not import, the
+/// way [`peers`] installs the Django server's packages.
 pub(crate) fn python(root: &Path) -> Outcome {
     run_python_tests(root)
 }
@@ -121,9 +133,14 @@ fn run_python_tests(root: &Path) -> Outcome {
     if !on_path(python) {
         return Outcome::Skipped("python3 not found on PATH".into());
     }
-    let probe = Command::new(python).args(["-c", "import pytest"]).status();
-    if !probe.is_ok_and(|s| s.success()) {
-        return Outcome::Skipped("pytest not installed (pip install -r bindings/python/requirements.txt)".into());
+    if !imports(python, "import pytest") {
+        if !has_pip(python) {
+            return Outcome::Skipped(format!("pytest not installed and no pip for {python} to install it"));
+        }
+        let install = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", PYTHON_REQUIREMENTS];
+        if let Err(why) = run(root, python, &install).into_result("installing pytest") {
+            return Outcome::Failed(why);
+        }
     }
     if let Err(why) = bindings::generate(root) {
         return Outcome::Failed(why);

@@ -3,6 +3,7 @@
 //! bindings. Works from any directory.
 
 mod bindings;
+mod chroot;
 mod dart;
 mod kotlin;
 mod layers;
@@ -11,8 +12,11 @@ mod symbols;
 
 use std::env;
 use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: cargo xtask <command>
 
@@ -33,6 +37,9 @@ pub(crate) enum Outcome {
     Passed,
     Failed(String),
     Skipped(String),
+    /// Only the checks that need no toolchain ran: the language's own tests
+    /// did not (why). Never summarised as `passed`.
+    StaticOnly(String),
 }
 
 /// One test layer: runs (or skips) against the workspace root.
@@ -107,6 +114,36 @@ pub(crate) fn run_with(dir: &Path, program: impl Into<OsString>, args: &[&str], 
     }
 }
 
+/// Runs `command`, echoing its standard output and error as they come, and
+/// returns its success with the standard output's text.
+pub(crate) fn run_teed(mut command: Command) -> Result<(bool, String), String> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start {:?}: {e}", command.get_program()))?;
+    let stderr = child.stderr.take().map(|err| {
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+            }
+        })
+    });
+    let mut text = String::new();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            println!("{line}");
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    let status = child.wait().map_err(|e| format!("waiting for {:?}: {e}", command.get_program()))?;
+    if let Some(thread) = stderr {
+        let _ = thread.join();
+    }
+    Ok((status.success(), text))
+}
+
 /// `PROPTEST_CASES` from the environment, 5000 when unset.
 fn proptest_cases() -> String {
     env::var("PROPTEST_CASES").unwrap_or_else(|_| "5000".to_owned())
@@ -131,32 +168,47 @@ fn test(only: &[&str]) -> ExitCode {
     let mut results = Vec::with_capacity(layers.len());
     for (i, (name, layer)) in layers.iter().enumerate() {
         println!("\n==== [{}/{}] {name} ====", i + 1, layers.len());
+        let started = Instant::now();
         let outcome = layer(&root);
+        let took = started.elapsed();
+        let secs = took.as_secs_f64();
         match &outcome {
-            Outcome::Passed => println!("PASS {name}"),
-            Outcome::Failed(why) => println!("FAIL {name}: {why}"),
-            Outcome::Skipped(why) => println!("SKIP {name}: {why}"),
+            Outcome::Passed => println!("PASS {name} ({secs:.1} s)"),
+            Outcome::Failed(why) => println!("FAIL {name} ({secs:.1} s): {why}"),
+            Outcome::Skipped(why) => println!("SKIP {name} ({secs:.1} s): {why}"),
+            Outcome::StaticOnly(why) => println!("STATIC-ONLY {name} ({secs:.1} s): {why}"),
         }
-        results.push((*name, outcome));
+        results.push((*name, outcome, took));
     }
     println!("\n==== summary ====");
-    println!("{:<8}  {:<7}  detail", "layer", "result");
-    for (name, outcome) in &results {
-        let (word, detail) = match outcome {
-            Outcome::Passed => ("passed", ""),
-            Outcome::Failed(why) => ("FAILED", why.as_str()),
-            Outcome::Skipped(why) => ("skipped", why.as_str()),
-        };
-        println!("{name:<8}  {word:<7}  {detail}");
-    }
-    let failed = results.iter().filter(|(_, o)| matches!(o, Outcome::Failed(_))).count();
+    print!("{}", summary(&results));
+    let failed = results.iter().filter(|(_, o, _)| matches!(o, Outcome::Failed(_))).count();
     if failed == 0 {
-        println!("\nall layers passed or were skipped");
+        println!("\nno layer failed");
         ExitCode::SUCCESS
     } else {
         println!("\n{failed} layer(s) failed");
         ExitCode::FAILURE
     }
+}
+
+/// The summary table: each layer's result word, wall time and detail.
+fn summary(results: &[(&str, Outcome, Duration)]) -> String {
+    let mut out = format!("{:<8}  {:<11}  {:>8}  detail\n", "layer", "result", "time");
+    for (name, outcome, took) in results {
+        let (word, detail) = match outcome {
+            Outcome::Passed => ("passed", ""),
+            Outcome::Failed(why) => ("FAILED", why.as_str()),
+            Outcome::Skipped(why) => ("skipped", why.as_str()),
+            Outcome::StaticOnly(why) => ("static-only", why.as_str()),
+        };
+        let time = format!("{:.1} s", took.as_secs_f64());
+        out += format!("{name:<8}  {word:<11}  {time:>8}  {detail}").trim_end();
+        out.push('\n');
+    }
+    let total: Duration = results.iter().map(|(_, _, took)| *took).sum();
+    out += &format!("{:<8}  {:<11}  {:>8}\n", "total", "", format!("{:.1} s", total.as_secs_f64()));
+    out
 }
 
 /// Why a tool-driven layer cannot run: `tool` is not on PATH. `None` when it is.
@@ -169,7 +221,27 @@ impl Outcome {
     pub(crate) fn into_result(self, what: &str) -> Result<(), String> {
         match self {
             Self::Passed => Ok(()),
-            Self::Failed(why) | Self::Skipped(why) => Err(format!("{what}: {why}")),
+            Self::Failed(why) | Self::Skipped(why) | Self::StaticOnly(why) => Err(format!("{what}: {why}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_never_calls_a_static_only_layer_passed() {
+        let results = [
+            ("rust", Outcome::Passed, Duration::from_millis(61_200)),
+            ("dart", Outcome::StaticOnly("dart not found on PATH".into()), Duration::from_secs(2)),
+            ("kotlin", Outcome::Skipped("java not found".into()), Duration::ZERO),
+        ];
+        let text = summary(&results);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "rust      passed         61.2 s");
+        assert_eq!(lines[2], "dart      static-only     2.0 s  dart not found on PATH");
+        assert!(lines[3].starts_with("kotlin    skipped         0.0 s"), "{text}");
+        assert_eq!(lines[4].trim_end(), "total                    63.2 s");
     }
 }

@@ -1,24 +1,85 @@
 //! Layer 4a: the Swift bindings. Everywhere (no Swift toolchain needed):
 //! every function the generated `authstateFFI.h` declares is exported by the
 //! release cdylib, the header compiles as C, and the public API of the
-//! generated `AuthState.swift` matches `bindings/swift/api.txt`. Where `swift`
-//! is on PATH, `swift test` then runs the XCTest suite in `bindings/swift`.
+//! generated `AuthState.swift` matches `bindings/swift/api.txt`.
+//!
+//! Then `swift build` and `swift test` in `bindings/swift` against the
+//! release cdylib, in Swift 6 language mode with warnings as errors: with the
+//! `swift` on PATH, else, on a Debian host where this runs as root, with
+//! Debian 13's `swiftlang` (Swift 6.0.3) in a cached chroot that this layer
+//! makes the first time ([`crate::chroot`]). Only where neither can run does
+//! the layer end `StaticOnly`; with `AUTHSTATE_REQUIRE_SWIFT=1` (as in CI)
+//! that is a failure.
 
 use std::collections::BTreeSet;
-use std::fs;
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+use std::{env, fs};
 
+use crate::chroot::{self, Recipe};
 use crate::symbols::{self, Head};
-use crate::{Outcome, bindings, run, run_with};
+use crate::{Outcome, bindings, on_path, run, run_teed};
 
 /// The committed snapshot of the generated public API.
 const SNAPSHOT: &str = "bindings/swift/api.txt";
 const HEADER: &str = "authstateFFI.h";
 const SOURCE: &str = "AuthState.swift";
+/// The Swift package.
+const PACKAGE: &str = "bindings/swift";
+/// Set to `1` to fail, rather than end `StaticOnly`, where Swift cannot run.
+pub(crate) const REQUIRE_SWIFT: &str = "AUTHSTATE_REQUIRE_SWIFT";
 
-/// Runs the static checks, then `swift test` when Swift is installed.
+/// Debian 13 with its Swift (`swiftlang` 6.0.3). `libc6-dev`, which
+/// `swiftlang` only recommends, holds the C library headers and start files
+/// that compiling and linking need; `ca-certificates` the root certificates
+/// without which the core's HTTP client, and so every `ServerManager`,
+/// cannot be made.
+const SWIFT_CHROOT: Recipe = Recipe {
+    name: "swift-trixie",
+    suite: "trixie",
+    packages: &["swiftlang", "libc6-dev", "ca-certificates"],
+    check: &["swift", "--version"],
+    revision: 1,
+};
+
+/// `swift build` and `swift test` flags: the whole package, SwiftPM's
+/// generated test-discovery and runner files included, in Swift 6 language
+/// mode, every warning an error.
+const BUILD_FLAGS: [&str; 6] = ["-Xswiftc", "-swift-version", "-Xswiftc", "6", "-Xswiftc", "-warnings-as-errors"];
+
+/// Runs the static checks, then the Swift suite where Swift can run.
 pub(crate) fn layer(root: &Path) -> Outcome {
-    symbols::then_toolchain(static_checks(root), "swift", || swift_test(root))
+    let statics = static_checks(root);
+    let toolchain = if on_path("swift") {
+        Ok(Toolchain::Host)
+    } else {
+        chroot::unavailable().map_or(Ok(Toolchain::Chroot), |why| Err(format!("swift not found on PATH, and {why}")))
+    };
+    let missing = toolchain.as_ref().err().cloned();
+    let outcome = symbols::then_toolchain(statics, "swift", missing, || match toolchain {
+        Ok(toolchain) => swift_test(root, toolchain),
+        Err(why) => Outcome::StaticOnly(why),
+    });
+    required(outcome, env::var(REQUIRE_SWIFT).is_ok_and(|v| v == "1"))
+}
+
+/// With `require`, a layer whose Swift tests did not run fails.
+fn required(outcome: Outcome, require: bool) -> Outcome {
+    match outcome {
+        Outcome::StaticOnly(why) | Outcome::Skipped(why) if require => {
+            Outcome::Failed(format!("{REQUIRE_SWIFT}=1, but the Swift tests did not run: {why}"))
+        }
+        other => other,
+    }
+}
+
+/// Where `swift` runs.
+enum Toolchain {
+    /// The `swift` on PATH.
+    Host,
+    /// Debian 13's, in the cached chroot.
+    Chroot,
 }
 
 /// The checks that need only nm and gcc; generates the bindings first.
@@ -47,12 +108,87 @@ pub(crate) fn static_checks(root: &Path) -> Outcome {
     ])
 }
 
-/// `swift test` in bindings/swift, linking and loading the release cdylib.
-fn swift_test(root: &Path) -> Outcome {
-    let lib_dir = bindings::target_dir(root).join("release");
-    let lib_dir = lib_dir.to_string_lossy();
+/// `swift build`, then `swift test`, in [`PACKAGE`] with the release cdylib.
+fn swift_test(root: &Path, toolchain: Toolchain) -> Outcome {
+    match swift_suite(root, toolchain) {
+        Ok(()) => Outcome::Passed,
+        Err(why) => Outcome::Failed(why),
+    }
+}
+
+/// Fails unless both commands succeed and XCTest reports at least one
+/// executed test and no failure.
+fn swift_suite(root: &Path, toolchain: Toolchain) -> Result<(), String> {
+    let target = std::path::absolute(bindings::target_dir(root)).map_err(|e| format!("the target directory: {e}"))?;
+    let lib_dir = target.join("release").to_string_lossy().into_owned();
     let search = if cfg!(target_os = "macos") { "DYLD_LIBRARY_PATH" } else { "LD_LIBRARY_PATH" };
-    run_with(&root.join("bindings/swift"), "swift", &["test"], &[("AUTHSTATE_LIB_DIR", &lib_dir), (search, &lib_dir)])
+    let vars = [("AUTHSTATE_LIB_DIR", lib_dir.as_str()), (search, lib_dir.as_str())];
+    let package = root.join(PACKAGE);
+
+    let chroot = match toolchain {
+        Toolchain::Host => None,
+        Toolchain::Chroot => {
+            let started = Instant::now();
+            let made = chroot::provision(&SWIFT_CHROOT)
+                .map_err(|why| format!("provisioning the Swift chroot failed: {why}"))?;
+            println!("swift: chroot {} ready in {:.1} s", made.dir().display(), started.elapsed().as_secs_f64());
+            Some(made)
+        }
+    };
+    // The workspace (and a target directory outside it) at the same paths
+    // inside the chroot, so Package.swift and the rpath find the library.
+    let binds: Vec<&Path> = if target.starts_with(root) { vec![root] } else { vec![root, &target] };
+    let swift = |args: &[&str]| {
+        let args: Vec<&str> = ["swift"].into_iter().chain(args.iter().copied()).collect();
+        let place = if chroot.is_some() { ", in the chroot" } else { "" };
+        println!("$ {} (in {PACKAGE}{place})", args.join(" "));
+        match &chroot {
+            Some(chroot) => chroot.command(&binds, &package, &vars, &args),
+            None => {
+                let mut command = Command::new(args[0]);
+                command.args(&args[1..]).current_dir(&package).envs(vars);
+                command
+            }
+        }
+    };
+
+    let mut version = swift(&["--version"]);
+    if let Ok(out) = version.stdout(Stdio::piped()).stderr(Stdio::null()).output() {
+        println!("{}", String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").trim());
+    }
+    let started = Instant::now();
+    let build: Vec<&str> = ["build"].into_iter().chain(BUILD_FLAGS).collect();
+    if !run_teed(swift(&build))?.0 {
+        return Err("swift build failed".into());
+    }
+    println!("swift: swift build took {:.1} s", started.elapsed().as_secs_f64());
+
+    let started = Instant::now();
+    // XCTest only: the suite has no Swift Testing tests, whose runner would
+    // otherwise close the output with "0 tests passed".
+    let test: Vec<&str> = ["test", "--disable-swift-testing"].into_iter().chain(BUILD_FLAGS).collect();
+    let (passed, output) = run_teed(swift(&test))?;
+    let took = started.elapsed().as_secs_f64();
+    match (passed, executed(&output)) {
+        (true, Some((tests, 0))) if tests > 0 => {
+            println!("swift: swift test took {took:.1} s: {tests} XCTest tests executed, 0 failures");
+            Ok(())
+        }
+        (true, count) => Err(format!("swift test exited 0 but reported (tests, failures) = {count:?}")),
+        (false, Some((tests, failures))) => Err(format!("swift test: {failures} failures in {tests} tests")),
+        (false, None) => Err("swift test failed before running any test".into()),
+    }
+}
+
+/// The last `Executed N tests, with F failures` line XCTest printed, as
+/// `(N, F)`: the line of the suite that holds all the others.
+fn executed(output: &str) -> Option<(u64, u64)> {
+    output.lines().rev().find_map(|line| {
+        let rest = line.trim().strip_prefix("Executed ")?;
+        let (tests, rest) = rest.split_once(" test")?;
+        let (failures, _) = rest.split_once(", with ")?.1.split_once(" failure")?;
+        Some((tests.parse().ok()?, failures.parse().ok()?))
+    })
 }
 
 /// The functions a C header declares whose names start with `uniffi_` or
@@ -168,6 +304,22 @@ mod tests {
                 "public func noop()",
             ]
         );
+    }
+
+    #[test]
+    fn the_xctest_count_is_the_last_executed_line() {
+        let out = "Test Suite 'A' passed\n\t Executed 1 test, with 0 failures (0 unexpected) in 0.1 (0.1) seconds\n\
+            Test Suite 'All tests' failed\n\t Executed 31 tests, with 2 failures (0 unexpected) in 1.5 (1.5) seconds\n";
+        assert_eq!(executed(out), Some((31, 2)));
+        assert_eq!(executed("Build complete!\n"), None);
+    }
+
+    #[test]
+    fn a_required_swift_that_did_not_run_fails() {
+        let static_only = || Outcome::StaticOnly("swift not found on PATH".into());
+        assert!(matches!(required(static_only(), false), Outcome::StaticOnly(_)));
+        assert!(matches!(required(static_only(), true), Outcome::Failed(why) if why.contains(REQUIRE_SWIFT)));
+        assert!(matches!(required(Outcome::Passed, true), Outcome::Passed));
     }
 
     #[test]

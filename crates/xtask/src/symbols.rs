@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::{env, fs};
 
-use crate::{Outcome, bindings, missing_tool, on_path};
+use crate::{Outcome, bindings, on_path};
 
 pub(crate) use scan::{Head, heads, strip, trailing_ident};
 
@@ -64,14 +64,19 @@ pub(crate) fn run_checks(checks: &[Check<'_>]) -> Outcome {
 }
 
 /// Ends a layer: the static checks' outcome, then the toolchain's own tests
-/// when `tool` is on PATH. Without the tool, passed static checks pass the
-/// layer with a printed `SKIP <tool> test` line.
-pub(crate) fn then_toolchain(statics: Outcome, tool: &str, test: impl FnOnce() -> Outcome) -> Outcome {
-    match (statics, missing_tool(tool)) {
+/// unless `missing` says why the toolchain cannot run. Without it, passed
+/// static checks make the layer `StaticOnly`, never `Passed`.
+pub(crate) fn then_toolchain(
+    statics: Outcome,
+    tool: &str,
+    missing: Option<String>,
+    test: impl FnOnce() -> Outcome,
+) -> Outcome {
+    match (statics, missing) {
         (failed @ Outcome::Failed(_), _) => failed,
-        (Outcome::Passed, Some(why)) => {
+        (Outcome::Passed | Outcome::StaticOnly(_), Some(why)) => {
             println!("SKIP {tool} test: {why} (static checks passed)");
-            Outcome::Passed
+            Outcome::StaticOnly(format!("static checks passed; {tool} test did not run: {why}"))
         }
         (Outcome::Skipped(statics), Some(why)) => Outcome::Skipped(format!("{statics}; {why}")),
         (statics, None) => {
@@ -215,13 +220,15 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_toolchain_passes_on_passed_static_checks_only() {
-        let tool = "no-such-toolchain-on-path";
-        assert!(matches!(then_toolchain(Outcome::Passed, tool, || unreachable!()), Outcome::Passed));
-        let failed = then_toolchain(Outcome::Failed("x".into()), tool, || unreachable!());
+    fn a_missing_toolchain_is_static_only_never_passed() {
+        let (tool, missing) = ("dart", || Some("dart not found on PATH".to_owned()));
+        let static_only = then_toolchain(Outcome::Passed, tool, missing(), || unreachable!());
+        assert!(matches!(static_only, Outcome::StaticOnly(why) if why.ends_with("dart not found on PATH")));
+        let failed = then_toolchain(Outcome::Failed("x".into()), tool, missing(), || unreachable!());
         assert!(matches!(failed, Outcome::Failed(why) if why == "x"));
-        let skipped = then_toolchain(Outcome::Skipped("no nm".into()), tool, || unreachable!());
+        let skipped = then_toolchain(Outcome::Skipped("no nm".into()), tool, missing(), || unreachable!());
         assert!(matches!(skipped, Outcome::Skipped(why) if why.starts_with("no nm; ")));
+        assert!(matches!(then_toolchain(Outcome::Passed, tool, None, || Outcome::Passed), Outcome::Passed));
     }
 
     #[test]

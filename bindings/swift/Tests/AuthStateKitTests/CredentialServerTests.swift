@@ -6,7 +6,8 @@
 import AuthStateKit
 import XCTest
 
-final class CredentialServerTests: XCTestCase {
+// Sendable, for SwiftPM's generated test list in Swift 6 mode (Support.swift).
+final class CredentialServerTests: XCTestCase, @unchecked Sendable {
     func testCredentialServersAreAddedWithTheLayoutFunctions() throws {
         let manager = try ServerManager.inMemory()
         let jwt = try manager.addTokenPairServer(

@@ -6,7 +6,8 @@ import Foundation
 import Observation
 import XCTest
 
-final class ObservationTests: XCTestCase {
+// Sendable, for SwiftPM's generated test list in Swift 6 mode (Support.swift).
+final class ObservationTests: XCTestCase, @unchecked Sendable {
     func testChangedResolvesOnceTheRevisionPasses() async throws {
         let manager = try ServerManager.inMemory()
         let start = manager.connectionRevision()
@@ -96,14 +97,71 @@ final class ObservationTests: XCTestCase {
         defer { model.stop() }
         XCTAssertTrue(model.isRunning)
         try addServer(manager)
-        let deadline = Date().addingTimeInterval(10)
-        while model.servers.isEmpty, Date() < deadline {
-            try await Task.sleep(nanoseconds: 10_000_000)
-        }
+        await until(model) { !$0.servers.isEmpty }
         XCTAssertEqual(model.servers.map(\.alias), ["notes"])
         XCTAssertEqual(model.state(of: "notes"), .noSession)
         XCTAssertEqual(model.revision, manager.connectionRevision())
         XCTAssertFalse(model.anyAuthenticated)
+    }
+
+    func testChangedAfterAPassedRevisionResolvesAtOnce() async throws {
+        let manager = try ServerManager.inMemory()
+        let start = manager.connectionRevision()
+        try addServer(manager)
+        let current = manager.connectionRevision()
+        let resolved = await manager.changed(afterRevision: start)
+        XCTAssertEqual(resolved, current)
+        let fromZero = await manager.changed(afterRevision: 0)
+        XCTAssertEqual(fromZero, current)
+    }
+
+    func testRevisionsAfterAnOlderRevisionYieldAtOnce() async throws {
+        let manager = try ServerManager.inMemory()
+        let start = manager.connectionRevision()
+        try addServer(manager)
+        var revisions = manager.revisions(after: start).makeAsyncIterator()
+        let first = await revisions.next()
+        XCTAssertEqual(first, manager.connectionRevision())
+    }
+
+    func testRevisionsCoalesceABurstIntoTheLatest() async throws {
+        let manager = try ServerManager.inMemory()
+        var revisions = manager.revisions().makeAsyncIterator()
+        for name in ["a", "b", "c", "d", "e"] {
+            try addServer(manager, alias: name, url: "https://\(name).example")
+        }
+        let latest = manager.connectionRevision()
+        var seen: [UInt64] = []
+        while seen.last != latest, let revision = await revisions.next() {
+            XCTAssertGreaterThan(revision, seen.last ?? 0, "strictly increasing")
+            seen.append(revision)
+        }
+        XCTAssertEqual(seen.last, latest)
+        XCTAssertLessThanOrEqual(seen.count, 5, "at most one per change, the newest kept")
+    }
+
+    func testStatesOfAnUnknownServerEndAtOnce() async throws {
+        let manager = try managerWithNotes()
+        var states = manager.states(alias: "ghost").makeAsyncIterator()
+        let first = await states.next()
+        XCTAssertNil(first)
+    }
+
+    @MainActor
+    func testTheModelFollowsARemovalAndStopsWhenAsked() async throws {
+        let manager = try managerWithNotes()
+        let model = AuthModel(manager: manager)
+        XCTAssertEqual(model.servers.map(\.alias), ["notes"], "read once at creation")
+        model.start()
+        try manager.removeServer(alias: "notes")
+        await until(model) { $0.servers.isEmpty }
+        XCTAssertNil(model.states["notes"])
+        XCTAssertEqual(model.state(of: "notes"), .noSession, "an unknown alias reads as noSession")
+        model.stop()
+        XCTAssertFalse(model.isRunning)
+        try addServer(manager)
+        model.reload()
+        XCTAssertEqual(model.servers.map(\.alias), ["notes"])
     }
 
     @MainActor
@@ -128,6 +186,25 @@ final class ObservationTests: XCTestCase {
         let running = Task { await model.run() }
         running.cancel()
         await running.value
+    }
+}
+
+/// Returns once `condition` holds for `model`, waiting for the model's own
+/// changes (observation, not polling): the condition is read and the next
+/// change watched in one main-actor turn, so no change is missed.
+@MainActor
+func until(_ model: AuthModel, _ condition: (AuthModel) -> Bool) async {
+    while !condition(model) {
+        await withCheckedContinuation { (changed: CheckedContinuation<Void, Never>) in
+            withObservationTracking {
+                _ = model.revision
+                _ = model.servers
+                _ = model.states
+                _ = model.anyAuthenticated
+            } onChange: {
+                changed.resume()
+            }
+        }
     }
 }
 

@@ -1,5 +1,12 @@
 // Shared helpers: a manager with one server, and typed-error assertions that
 // match the error's case whatever its payload.
+//
+// Swift 6 language mode and SwiftPM's generated test list (Linux): every
+// test class is `@unchecked Sendable` (none holds mutable state), since the
+// list passes each class across isolation domains; and a class whose tests
+// would all be synchronous declares them `async`, since for such a class the
+// list's `nonisolated(unsafe)` draws a warning ("unnecessary"), which
+// `cargo xtask test` builds as an error.
 
 import AuthStateKit
 import XCTest
@@ -30,6 +37,27 @@ extension AuthError {
     var isAlreadyExists: Bool { if case .AlreadyExists = self { return true }; return false }
     var isUnknownServer: Bool { if case .UnknownServer = self { return true }; return false }
     var isSignInRequired: Bool { if case .SignInRequired = self { return true }; return false }
+    var isSignInFailed: Bool { if case .SignInFailed = self { return true }; return false }
+    var isStorage: Bool { if case .Storage = self { return true }; return false }
+    var isConfiguration: Bool { if case .Configuration = self { return true }; return false }
+}
+
+/// Asserts that the async `call` throws an `AuthError` for which `kind` holds.
+func assertAuthError<T>(
+    _ call: () async throws -> T,
+    _ kind: (AuthError) -> Bool,
+    _ message: @autoclosure () -> String = "",
+    file: StaticString = #filePath,
+    line: UInt = #line
+) async {
+    do {
+        let value = try await call()
+        XCTFail("expected an AuthError, got \(value) \(message())", file: file, line: line)
+    } catch let error as AuthError {
+        XCTAssertTrue(kind(error), "unexpected error \(error) \(message())", file: file, line: line)
+    } catch {
+        XCTFail("not an AuthError: \(error) \(message())", file: file, line: line)
+    }
 }
 
 /// Asserts that `expression` throws an `AuthError` for which `kind` holds.
