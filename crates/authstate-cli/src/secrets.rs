@@ -14,7 +14,7 @@
 //! keyring (and the persistent one). The next process looks for its first
 //! entry — the tokens, at open — in the user-session keyring and finds
 //! nothing: `login` said "Signed in", `token` said "not signed in".
-//! [`os_keyring`] joins the persistent keyring before any entry is touched,
+//! The core's keyring store joins the persistent keyring before any entry is touched,
 //! so every entry of every process is written to, and looked up in, the
 //! same place: the session keyring with the user's persistent keyring in it.
 //!
@@ -117,27 +117,13 @@ pub fn settle_for_login(global: &GlobalArgs, dir: &StoreDir) -> Result<(), CliEr
 /// The OS keyring as the secret store, under the service name `service`.
 #[cfg(target_os = "linux")]
 pub fn os_keyring(service: &str) -> Result<Arc<dyn SecretStore>, CliError> {
-    join_persistent_keyring();
+    // The core links the persistent keyring first (see KeyringSecretStore::linux_keyutils).
     match authstate::storage::KeyringSecretStore::linux_keyutils(service) {
         Ok(store) => Ok(Arc::new(store)),
         Err(e) => Err(CliError::from(e).with_hint(
             "on machines without a kernel keyring, use `--secrets file` (tokens in <store-dir>/secrets.json, mode 0600)",
         )),
     }
-}
-
-/// Links the user's persistent keyring into this thread's session keyring
-/// — giving the process a session keyring of its own first, when it has
-/// none — before the keyring store touches any entry (see the module docs).
-/// Kernel credentials are per thread: this runs on the thread that opens
-/// the store, which is the one that uses it (the CLI's main thread); again
-/// on each open, which costs one system call. Without persistent keyrings
-/// (a kernel built without them) nothing changes, and the login check tells
-/// whether the keyring keeps entries all the same.
-#[cfg(target_os = "linux")]
-fn join_persistent_keyring() {
-    use linux_keyutils::{KeyRing, KeyRingIdentifier};
-    let _ = KeyRing::get_persistent(KeyRingIdentifier::Session);
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -31,9 +31,25 @@ impl KeyringSecretStore {
         Self { store, service: service.into() }
     }
 
-    /// The Linux kernel keyring (session keyring), via keyutils.
+    /// The Linux kernel keyring, via keyutils: the session keyring with the
+    /// user's persistent keyring linked into it, so that entries outlive the
+    /// process and the next process finds them.
+    ///
+    /// Why the link is made here, first: `linux-keyutils-keyring-store` takes
+    /// the session keyring (`@s`) for every entry and links the persistent
+    /// keyring into it. In a process without a session keyring of its own (a
+    /// container, a service, a CI job) `@s` first stands for the shared
+    /// user-session keyring, and that link makes the kernel give the process
+    /// a private session keyring that dies with it: the first entry it
+    /// touches is looked up in one keyring and every later one written to
+    /// another, so the next process finds no tokens. Linking before any entry
+    /// is touched puts every entry of every process in one place. Kernel
+    /// credentials are per thread: open the store on the thread that creates
+    /// the others (the main thread), as threads inherit it.
     #[cfg(all(feature = "keyutils", target_os = "linux"))]
     pub fn linux_keyutils(service: impl Into<String>) -> Result<Self, StorageError> {
+        // Without persistent keyrings (a kernel built without them) nothing changes.
+        let _ = linux_keyutils::KeyRing::get_persistent(linux_keyutils::KeyRingIdentifier::Session);
         let store = linux_keyutils_keyring_store::Store::new().map_err(|e| map_error("keyutils", e))?;
         Ok(Self::new(store, service))
     }
