@@ -34,6 +34,10 @@ pub const DRAFT_TTL: Duration = Duration::hours(24);
 /// The default size cap of one draft: 64 KiB of UTF-8.
 pub const DEFAULT_MAX_DRAFT_BYTES: usize = 64 * 1024;
 
+/// The default cap on how many drafts a store keeps: saving one more evicts
+/// the oldest (expired ones first), reported by [`DraftStore::take_evictions`].
+pub const DEFAULT_MAX_DRAFTS: usize = 200;
+
 /// The longest accepted room name, in UTF-8 bytes.
 pub const MAX_ROOM_BYTES: usize = 256;
 
@@ -86,12 +90,28 @@ pub struct DraftStore {
     kv: Arc<dyn KeyValueStore>,
     clock: SharedClock,
     max_bytes: usize,
+    max_drafts: usize,
     lock: Arc<Mutex<()>>,
+    evictions: Arc<Mutex<Vec<EvictedDraft>>>,
+}
+
+/// A draft the count cap evicted to make room for a newer one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvictedDraft {
+    /// Its server.
+    pub server: ServerId,
+    /// Its room.
+    pub room: String,
+    /// When it was last saved.
+    pub saved_at: OffsetDateTime,
 }
 
 impl fmt::Debug for DraftStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DraftStore").field("max_bytes", &self.max_bytes).finish_non_exhaustive()
+        f.debug_struct("DraftStore")
+            .field("max_bytes", &self.max_bytes)
+            .field("max_drafts", &self.max_drafts)
+            .finish_non_exhaustive()
     }
 }
 
@@ -110,7 +130,26 @@ impl DraftStore {
     /// A store over `kv`, reading time from `clock`, with the default cap of
     /// [`DEFAULT_MAX_DRAFT_BYTES`].
     pub fn new(kv: Arc<dyn KeyValueStore>, clock: SharedClock) -> Self {
-        Self { kv, clock, max_bytes: DEFAULT_MAX_DRAFT_BYTES, lock: Arc::new(Mutex::new(())) }
+        Self {
+            kv,
+            clock,
+            max_bytes: DEFAULT_MAX_DRAFT_BYTES,
+            max_drafts: DEFAULT_MAX_DRAFTS,
+            lock: Arc::new(Mutex::new(())),
+            evictions: Arc::default(),
+        }
+    }
+
+    /// The same store keeping at most `max_drafts` drafts (at least 1).
+    pub fn with_max_drafts(mut self, max_drafts: usize) -> Self {
+        self.max_drafts = max_drafts.max(1);
+        self
+    }
+
+    /// The drafts the count cap evicted since the last call, oldest first
+    /// (each also logged at `warn`). Show them, or save them elsewhere.
+    pub fn take_evictions(&self) -> Vec<EvictedDraft> {
+        std::mem::take(&mut *self.evictions.lock())
     }
 
     /// The same store with a cap of `max_bytes` UTF-8 bytes per draft.
@@ -151,8 +190,42 @@ impl DraftStore {
         // rather than panic.
         let value = serde_json::to_string(&record).map_err(|_| DraftError::Corrupt { key: key.clone() })?;
         let _guard = self.lock.lock();
+        self.make_room_for(&key)?;
         self.kv.set(&key, &value)?;
         tracing::debug!(server = %server, size = text.len(), "draft saved");
+        Ok(())
+    }
+
+    /// Below the count cap, or a draft under `key` already: nothing to do.
+    /// Otherwise deletes expired drafts, then the oldest, until one more fits.
+    fn make_room_for(&self, key: &str) -> Result<(), DraftError> {
+        let keys = self.kv.keys(DRAFT_PREFIX)?;
+        if keys.len() < self.max_drafts || keys.iter().any(|k| k == key) {
+            return Ok(());
+        }
+        let mut drafts: Vec<(String, Option<DraftRecord>)> = Vec::with_capacity(keys.len());
+        for k in keys {
+            if let Some(value) = optional(self.kv.get(&k))? {
+                drafts.push((k.clone(), parse_record(&k, &value).ok()));
+            }
+        }
+        // Expired first (nothing lost), then unreadable entries, then the oldest readable.
+        drafts.sort_by_key(|(_, r)| match r {
+            Some(r) if self.is_expired(r) => (0, r.saved_at),
+            None => (1, OffsetDateTime::UNIX_EPOCH),
+            Some(r) => (2, r.saved_at),
+        });
+        let excess = drafts.len() + 1 - self.max_drafts;
+        for (k, record) in drafts.into_iter().take(excess) {
+            self.kv.delete(&k)?;
+            match record {
+                Some(r) if !self.is_expired(&r) => {
+                    tracing::warn!(server = %r.server, max = self.max_drafts, "oldest draft evicted by the count cap");
+                    self.evictions.lock().push(EvictedDraft { server: r.server, room: r.room, saved_at: r.saved_at });
+                }
+                _ => {}
+            }
+        }
         Ok(())
     }
 

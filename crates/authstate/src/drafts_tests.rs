@@ -292,3 +292,25 @@ fn hex_round_trips_and_rejects_non_hex() {
     assert_eq!(unhex("zz"), None);
     assert_eq!(unhex("ff"), None, "not UTF-8");
 }
+
+#[test]
+fn the_count_cap_evicts_expired_drafts_then_the_oldest_and_reports_it() {
+    let (store, _, clock) = setup();
+    let store = store.with_max_drafts(3);
+    store.save(&prod(), "a", "old and expired").unwrap();
+    clock.advance(Duration::hours(25));
+    store.save(&prod(), "b", "oldest live").unwrap();
+    clock.advance(Duration::minutes(1));
+    store.save(&prod(), "c", "newer").unwrap();
+    store.save(&prod(), "d", "newest").unwrap();
+    assert!(store.take_evictions().is_empty(), "an expired draft made room; nothing lost");
+    store.save(&prod(), "d", "replacing needs no room").unwrap();
+    store.save(&prod(), "e", "one more").unwrap();
+    let evicted = store.take_evictions();
+    assert_eq!(evicted.len(), 1);
+    assert_eq!((evicted[0].server.clone(), evicted[0].room.as_str()), (prod(), "b"));
+    assert_eq!(store.peek(&prod(), "b").unwrap(), None);
+    for room in ["c", "d", "e"] {
+        assert!(store.peek(&prod(), room).unwrap().is_some(), "{room}");
+    }
+}

@@ -29,7 +29,7 @@ pub mod storage;
 pub use backends::Backends;
 pub use cancel::{CancelReason, CancelToken};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use drafts::DraftStore;
+pub use drafts::{DraftStore, EvictedDraft};
 pub use guard::{GuardDecision, RouteTemplates};
 pub use http::{AuthedClient, FailureReason, HttpFailure, ResponseVerdict};
 pub use login::{AccountError, Authenticator, LoginError, LoginOutcome};
