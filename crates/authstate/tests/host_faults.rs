@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use authstate::storage::FileStore;
 use authstate::{
-    Change, StateKind, ManagerConfig, ManualClock, ProbeResult, ProviderKind, RefreshError, Refresher, Revocation,
-    ServerInfo, ServerManager, SessionObserver, SessionState, TokenGrant, Tokens,
+    Change, ManagerConfig, ManualClock, ProbeResult, ProviderKind, RefreshError, Refresher, Revocation, ServerInfo,
+    ServerManager, SessionObserver, SessionState, StateKind, TokenGrant, Tokens,
 };
 use common::faulty::{Fault, Faulty, Op};
 use common::{Fixed, grant, oidc};
@@ -240,7 +240,11 @@ async fn run(operation: Operation, target: Target, case: Option<Case>, setup: Se
             match w.open() {
                 Ok(again) => {
                     let corrupt = !again.restore_report().corrupt.is_empty();
-                    let expected = [("api", Some("r1"), StateKind::Active), ("notes", Some("nr1"), StateKind::Expired), ("old", None, StateKind::NoSession)];
+                    let expected = [
+                        ("api", Some("r1"), StateKind::Active),
+                        ("notes", Some("nr1"), StateKind::Expired),
+                        ("old", None, StateKind::NoSession),
+                    ];
                     for (alias, refresh, kind) in expected {
                         let state = again.session(alias).map(|s| s.state()).unwrap_or(SessionState::NoSession);
                         assert!(
@@ -271,7 +275,11 @@ async fn run(operation: Operation, target: Target, case: Option<Case>, setup: Se
     match operation {
         Operation::SignOut => assert_eq!(held, SessionState::NoSession),
         _ => {
-            assert_eq!(refresh_of(&held).as_deref(), Some(server_refresh.as_str()), "{case:?}: holds the server's current refresh token");
+            assert_eq!(
+                refresh_of(&held).as_deref(),
+                Some(server_refresh.as_str()),
+                "{case:?}: holds the server's current refresh token"
+            );
             let token = s.fresh_access_token().await;
             assert!(token.is_ok(), "{case:?}: next call after healing: {token:?}");
         }
@@ -289,7 +297,9 @@ fn cases() -> Vec<Case> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut cases = Vec::new();
     for setup in [Setup::Memory, Setup::SharedMemory, Setup::SharedFiles] {
-        for operation in [Operation::SignIn, Operation::Refresh, Operation::Probe, Operation::SignOut, Operation::Restore] {
+        for operation in
+            [Operation::SignIn, Operation::Refresh, Operation::Probe, Operation::SignOut, Operation::Restore]
+        {
             for target in [Target::Secrets, Target::Values, Target::Observer] {
                 let sites = rt.block_on(run(operation, target, None, setup));
                 println!("{setup:?} {operation:?} {target:?}: {sites} call sites");
