@@ -20,6 +20,7 @@ pub mod login;
 pub mod machine;
 pub mod manager;
 pub mod model;
+mod observe;
 pub mod preauth;
 pub mod refresh;
 pub mod revision;
@@ -39,6 +40,7 @@ pub use model::{
     Alias, DeviceSession, DeviceSummary, ExpiryReason, Provider, ProviderKind, Secret, ServerId, ServerInfo,
     SessionState, StateKind, TokenGrant, Tokens,
 };
+pub use observe::{Observation, RevisionWatch, StateView, StateWatch};
 pub use preauth::{PreAuthState, PreAuthStore, ReturnTo};
 pub use refresh::{RefreshError, Refresher, RefresherFactory, Revocation, TransientKind};
 pub use revision::{Change, SessionObserver, Subscription};

@@ -185,6 +185,12 @@ impl ServerManager {
         self.inner.hub.changed(after_revision).await
     }
 
+    /// How many [`changed`](Self::changed) waits are pending (diagnostics and
+    /// tests: a cancelled or dropped watch leaves none behind).
+    pub fn pending_waits(&self) -> usize {
+        self.inner.hub.waiters()
+    }
+
     /// Calls `observer` after every change until the subscription is dropped.
     pub fn subscribe(&self, observer: Arc<dyn SessionObserver>) -> Subscription {
         self.inner.hub.subscribe(observer)

@@ -107,6 +107,11 @@ impl RevisionHub {
         Subscription { id, observers: Arc::clone(&self.observers) }
     }
 
+    /// How many `changed` waits are pending.
+    pub(crate) fn waiters(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     #[cfg(test)]
     pub(crate) fn subscriber_count(&self) -> usize {
         self.observers.lock().len()
