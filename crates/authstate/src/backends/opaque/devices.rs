@@ -95,8 +95,7 @@ pub(crate) async fn change_password(
     let answer =
         send(api, wire::with_json(api.request(reqwest::Method::POST, wire::endpoint(server, path)?), &body)).await?;
     match answer.status {
-        200..=299 => login_answer(&answer)
-            .ok_or_else(|| AccountError::Configuration(format!("{path}: the answer has no new token"))),
+        200..=299 => login_answer(&answer).map_err(|e| AccountError::Configuration(format!("{path}: {e}"))),
         400 => Err(AccountError::Refused(answer.describe(&[old, new]))),
         _ => Err(unexpected(path, &answer, &[old, new])),
     }
