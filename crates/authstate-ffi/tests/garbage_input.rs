@@ -150,6 +150,37 @@ fn clocks_refuse_unrepresentable_times() {
     assert_eq!(clock.now_unix_secs(), 1_700_000_000 + i64::from(u32::MAX));
 }
 
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the first and last
+/// seconds the stores can write (RFC 3339 dates, four-digit years).
+const FIRST_STORABLE: i64 = -62_135_596_800;
+const LAST_STORABLE: i64 = 253_402_300_799;
+
+#[test]
+fn clocks_refuse_times_the_stores_cannot_write() {
+    for bad in [FIRST_STORABLE - 1, -62_167_219_201, -100_000_000_000, LAST_STORABLE + 1] {
+        assert!(is_input_error(&ManualClock::new(bad).map(|_| ())), "{bad}");
+        let clock = ManualClock::new(1_700_000_000).expect("clock");
+        assert!(is_input_error(&clock.set_unix_secs(bad)), "{bad}");
+        assert_eq!(clock.now_unix_secs(), 1_700_000_000);
+    }
+    let late = ManualClock::new(LAST_STORABLE - 10).expect("9999");
+    late.advance_secs(u32::MAX);
+    assert_eq!(late.now_unix_secs(), LAST_STORABLE, "advancing stops at the last storable second");
+}
+
+#[test]
+fn drafts_work_at_both_ends_of_the_storable_range() {
+    for at in [FIRST_STORABLE, LAST_STORABLE] {
+        let clock = ManualClock::new(at).expect("clock");
+        let m = ServerManager::new(ManagerOptions::default(), None, None, Some(clock)).expect("manager");
+        m.add_oidc_server("https://chat.example".into(), ISSUER.into(), "app".into(), "app:/cb".into(), None, vec![])
+            .expect("add");
+        let drafts = m.drafts();
+        drafts.save("chat".into(), "r".into(), "unsent".into()).unwrap_or_else(|e| panic!("save at {at}: {e:?}"));
+        assert_eq!(drafts.peek("chat".into(), "r".into()).expect("peek").as_deref(), Some("unsent"));
+    }
+}
+
 #[test]
 fn manager_options_refuse_garbage() {
     let empty = ManagerOptions { directory: Some("  ".into()), ..ManagerOptions::default() };

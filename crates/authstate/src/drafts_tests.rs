@@ -292,3 +292,14 @@ fn hex_round_trips_and_rejects_non_hex() {
     assert_eq!(unhex("zz"), None);
     assert_eq!(unhex("ff"), None, "not UTF-8");
 }
+
+#[test]
+fn a_clock_outside_the_storable_years_is_a_clear_error_and_keeps_the_draft() {
+    let (store, _, clock) = setup();
+    store.save(&prod(), "r", "kept").unwrap();
+    clock.set(time::macros::datetime!(-0001-06-01 00:00 UTC));
+    assert_eq!(store.save(&prod(), "r", "new"), Err(DraftError::ClockOutOfRange { year: -1 }));
+    clock.set(time::macros::datetime!(0001-01-01 00:00 UTC));
+    store.save(&prod(), "r", "year one").unwrap();
+    assert_eq!(store.peek(&prod(), "r").unwrap().as_deref(), Some("year one"));
+}
