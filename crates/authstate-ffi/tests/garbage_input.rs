@@ -150,6 +150,37 @@ fn clocks_refuse_unrepresentable_times() {
     assert_eq!(clock.now_unix_secs(), 1_700_000_000 + i64::from(u32::MAX));
 }
 
+#[test]
+fn return_paths_across_the_ffi_follow_the_core_rules() {
+    // Issue #13: whitespace and format characters after the first '/',
+    // overlong UTF-8 and %u escapes, full-width dots and solidus.
+    let hostile = [
+        "/ /x",
+        "/\u{3000}/x",
+        "/\u{00AD}/x",
+        "/\u{200D}/x",
+        "/%c0%afevil.example",
+        "/%u002f%u002fevil.example",
+        "/\u{FF0E}\u{FF0E}\u{FF0F}\u{FF0F}evil.example",
+        "/login?next=%2F%2Fevil.example",
+    ];
+    for bad in hostile {
+        let refused = validate_return_to(bad.into());
+        assert!(
+            matches!(&refused, Err(AuthError::InvalidInput { detail }) if detail.contains("return path")),
+            "{bad:?}: {refused:?}"
+        );
+        let pre = PreAuthState::new("https://chat.example".into(), ProviderKind::Oidc, Some(bad.into()));
+        assert!(is_input_error(&pre.map(|_| ())), "{bad:?}");
+    }
+    let long = format!("/{}", "é".repeat(2047));
+    for ok in ["/login?next=%2Fdashboard", "/فارسی\u{200C}ها", long.as_str()] {
+        assert_eq!(validate_return_to(ok.into()).as_deref(), Ok(ok), "{ok:.40?}");
+        let pre = PreAuthState::new("https://chat.example".into(), ProviderKind::Oidc, Some(ok.into())).expect("ok");
+        assert_eq!(pre.return_to().as_deref(), Some(ok));
+    }
+}
+
 /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the first and last
 /// seconds the stores can write (RFC 3339 dates, four-digit years).
 const FIRST_STORABLE: i64 = -62_135_596_800;
