@@ -4,8 +4,8 @@
 //! return paths": validated return path, repeated when the callback uses it).
 //!
 //! The check reads the input as every later step might: as given, after
-//! Unicode NFKC normalisation, and after each layer of percent-decoding
-//! (normalised again each time). The separator rules (no `//`, no encoded
+//! Unicode NFKC normalisation (as UTS #46 applies it, see `chars::normalise`),
+//! and after each layer of percent-decoding (normalised again each time). The separator rules (no `//`, no encoded
 //! `/`, no whitespace) apply to the path; the query and fragment, which
 //! cannot move the browser to another site by themselves, only have to be
 //! free of control, invisible and backslash characters, of `%u` and invalid
@@ -267,10 +267,9 @@ fn check(input: &str) -> Result<(), ReturnToError> {
 fn check_layers(path: &str, query: &str) -> Result<(), ReturnToError> {
     use ReturnToError as E;
 
-    let nfkc = icu_normalizer::ComposingNormalizerBorrowed::new_nfkc();
     let (mut path, mut query) = (path.to_owned(), query.to_owned());
     for round in 0..=ReturnTo::MAX_DECODE_ROUNDS {
-        let normalised = (nfkc.normalize(&path).into_owned(), nfkc.normalize(&query).into_owned());
+        let normalised = (chars::normalise(&path), chars::normalise(&query));
         if normalised != (path.clone(), query.clone()) {
             check_layer(&normalised.0, &normalised.1, Source::Normalised)?;
         }

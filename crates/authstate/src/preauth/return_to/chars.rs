@@ -1,8 +1,8 @@
-//! Character classes for return paths: slash lookalikes, whitespace, and
+//! Character classes for return paths: slash lookalikes, whitespace,
 //! invisible format characters (with the joiner contexts where words need
-//! them).
+//! them), and compatibility normalisation.
 
-use icu_normalizer::properties::CanonicalCombiningClassMap;
+use icu_normalizer::uts46::Uts46MapperBorrowed;
 use icu_properties::CodePointMapData;
 use icu_properties::props::{GeneralCategory, JoiningType};
 
@@ -32,6 +32,18 @@ const BACKSLASH_LOOKALIKES: &[char] = &[
     '\u{31D4}', // CJK STROKE D
     '\u{3035}', // VERTICAL KANA REPEAT MARK LOWER HALF
 ];
+
+/// `text` under NFKC as UTS #46 applies it: NFKC_Casefold plus IDNA's
+/// mappings (`／` → `/`, `＼` → `\`, `％` → `%`, `．` → `.`, full-width
+/// letters → ASCII), with default-ignorable characters dropped. It is the
+/// table `url` already uses for host names, so it adds no data to the
+/// library. It differs from plain NFKC only where NFKC yields dots alone
+/// (`․`, `⒈`) or where the input holds a control, whitespace or invisible
+/// character, which the checks refuse before normalising; a test compares
+/// the two over every code point.
+pub(super) fn normalise(text: &str) -> String {
+    Uts46MapperBorrowed::new().map_normalize(text.chars()).collect()
+}
 
 /// Whether `c` looks like `/` or `\`.
 pub(super) fn is_lookalike(c: char) -> bool {
@@ -73,8 +85,7 @@ pub(super) fn hides_something(text: &str) -> bool {
 }
 
 fn after_virama(chars: &[char], at: usize) -> bool {
-    let virama = 9; // Canonical_Combining_Class=Virama
-    at.checked_sub(1).and_then(|i| chars.get(i)).is_some_and(|&c| CanonicalCombiningClassMap::new().get_u8(c) == virama)
+    at.checked_sub(1).and_then(|i| chars.get(i)).is_some_and(|&c| Uts46MapperBorrowed::new().is_virama(c))
 }
 
 /// RFC 5892 A.1: `(Joining_Type:{L,D})(Joining_Type:T)*\u200C(Joining_Type:T)*(Joining_Type:{R,D})`.
@@ -109,6 +120,33 @@ mod tests {
         for hostile in ["/\u{200D}/x", "/\u{200C}/x", "/a\u{200C}b", "/a\u{200D}b", "/\u{200C}", "/ه\u{200C}"] {
             assert!(hides_something(hostile), "{hostile:?}");
         }
+    }
+
+    #[test]
+    fn normalising_agrees_with_nfkc_on_every_separator() {
+        let nfkc = icu_normalizer::ComposingNormalizerBorrowed::new_nfkc();
+        let separators = |s: &str| -> String {
+            s.chars().filter(|&c| matches!(c, '/' | '\\' | '%' | '?' | '#' | ':' | '@') || is_whitespace(c)).collect()
+        };
+        let categories = CodePointMapData::<GeneralCategory>::new();
+        let unassigned =
+            |c: char| matches!(categories.get(c), GeneralCategory::Unassigned | GeneralCategory::PrivateUse);
+        let refused_before =
+            |c: char| unassigned(c) || c.is_control() || is_whitespace(c) || hides_something(&c.to_string());
+        let mut differ = Vec::new();
+        for c in (0..=0x10FFFF).filter_map(char::from_u32).filter(|&c| !refused_before(c)) {
+            let (ours, theirs) = (normalise(&c.to_string()), nfkc.normalize(&c.to_string()).into_owned());
+            if separators(&ours) != separators(&theirs) {
+                differ.push(format!("U+{:04X}: {ours:?} / NFKC {theirs:?}", u32::from(c)));
+            }
+        }
+        assert!(
+            differ.is_empty(),
+            "{} characters normalise to other separators than NFKC gives:\n{}",
+            differ.len(),
+            differ.join("\n")
+        );
+        assert_eq!(normalise("/\u{FF0E}\u{FF0E}\u{FF0F}\u{FF0F}\u{FF05}2f\u{FF3C}"), "/..//%2f\\");
     }
 
     #[test]
