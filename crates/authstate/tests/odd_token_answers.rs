@@ -187,6 +187,13 @@ async fn oidc_sign_in_says_the_answer_is_invalid() {
         assert!(matches!(error, LoginError::Configuration(_)), "{body}: {error:?}");
         assert!(shown.contains("the server's answer is invalid") && shown.contains(says), "{body}: {shown}");
     }
+    // No access token at all is said as such.
+    let missing = idp.on_token(ok(json!({"token_type": "Bearer", "expires_in": 60}))).await;
+    let url = auth.begin_login(ALIAS, None).await.expect("begin");
+    let state = url.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).expect("state");
+    let error = auth.complete_login(&format!("{REDIRECT_URI}?code=c&state={state}")).await.expect_err("refused");
+    assert!(matches!(&error, LoginError::Configuration(d) if d.contains("has no access token")), "{error:?}");
+    drop(missing);
     // An answer that does not parse at all names the field, not its value.
     let _answer = idp.on_token(ok(json!({"access_token": ["x"], "token_type": "Bearer"}))).await;
     let url = auth.begin_login(ALIAS, None).await.expect("begin");

@@ -21,6 +21,9 @@ use crate::model::TokenGrant;
 /// RFC 6749 §5.1 token response with an OpenID Connect `id_token`.
 #[derive(Clone, Deserialize, Serialize)]
 pub(crate) struct TokenAnswer {
+    /// Empty when absent, so a missing token reads as "no access token"
+    /// rather than as an unparseable answer.
+    #[serde(default = "no_access_token")]
     access_token: AccessToken,
     #[serde(deserialize_with = "oauth2::helpers::deserialize_untagged_enum_case_insensitive")]
     token_type: oauth2::basic::BasicTokenType,
@@ -30,6 +33,10 @@ pub(crate) struct TokenAnswer {
     refresh_token: Option<RefreshToken>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     id_token: Option<CoreIdToken>,
+}
+
+fn no_access_token() -> AccessToken {
+    AccessToken::new(String::new())
 }
 
 impl fmt::Debug for TokenAnswer {
@@ -115,6 +122,8 @@ mod tests {
         let huge = parse(&format!("{{{base}, \"expires_in\": 1e30}}")).map(|g| g.expires_in);
         assert_eq!(huge, Ok(Some(answer::MAX_EXPIRES_IN)));
         assert_eq!(parse(&format!("{{{base}}}")).map(|g| g.expires_in), Ok(None));
+        let missing = parse(r#"{"token_type": "Bearer", "expires_in": 60}"#).expect_err("no access token");
+        assert_eq!(missing, AnswerError::NoAccessToken);
         let negative = parse(&format!("{{{base}, \"expires_in\": -1}}")).expect_err("negative");
         assert!(negative.to_string().contains("expires_in is negative"), "{negative}");
     }
