@@ -17,6 +17,7 @@ use url::Url;
 use super::answer::{self, AnswerError};
 use crate::http::{TransportError, retry_after_from};
 use crate::login::LoginError;
+use crate::model::endpoint::shown;
 use crate::model::{Secret, ServerId, ServerInfo, TokenGrant, endpoint_url};
 use crate::refresh::RefreshError;
 
@@ -82,8 +83,9 @@ impl Answer {
 /// was tampered with, and no request is built.
 pub(crate) fn endpoint(server: &ServerInfo, path: &str) -> Result<Url, TransportError> {
     endpoint_url(&server.id, path).map_err(|e| {
-        tracing::error!(server = %server.id, error = %e, "endpoint path {path:.64?} refused");
-        TransportError::Request { detail: format!("endpoint path {path:.64?} refused: {e}") }
+        let path = shown(path);
+        tracing::error!(server = %server.id, error = %e, "endpoint path {path} refused");
+        TransportError::Request { detail: format!("endpoint path {path} refused: {e}") }
     })
 }
 

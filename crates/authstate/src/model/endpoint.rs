@@ -128,6 +128,16 @@ pub(crate) fn ensure_under(base: &Url, joined: &Url) -> Result<(), EndpointPathE
     }
 }
 
+/// `text` quoted for a message: escaped as `{:?}` does, and cut after 64
+/// characters (`{:.64?}` does not cut a string).
+pub(crate) fn shown(text: &str) -> String {
+    const MAX: usize = 64;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{:?}…", text.get(..cut).unwrap_or_default()),
+        None => format!("{text:?}"),
+    }
+}
+
 /// RFC 3986 `unreserved` and `sub-delims`, plus `:` (not in the first
 /// segment), `%` (escapes) and `/`.
 fn is_path_byte(b: u8) -> bool {
@@ -244,6 +254,13 @@ mod tests {
             assert_eq!(check_endpoint_path(input), Err(*want), "{input:?}");
         }
         assert_eq!(check_endpoint_path(&"a".repeat(MAX_ENDPOINT_PATH + 1)), Err(E::TooLong));
+    }
+
+    #[test]
+    fn messages_quote_at_most_64_characters() {
+        assert_eq!(shown("a\\b"), r#""a\\b""#);
+        let long = shown(&"x".repeat(10_000));
+        assert!(long.chars().count() < 70 && long.ends_with('…'), "{long}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! state, device sessions.
 
 mod device;
-mod endpoint;
+pub(crate) mod endpoint;
 mod provider;
 mod server;
 mod state;

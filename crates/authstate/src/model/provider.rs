@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::ServerId;
-use super::endpoint::check_endpoint_path;
+use super::endpoint::{check_endpoint_path, shown};
 use super::server::ServerInputError;
 
 /// The longest client id accepted.
@@ -92,7 +92,7 @@ impl Provider {
                 paths.into_iter().flatten().try_for_each(|p| relative_path(p))?;
                 match &c.refresh_shape {
                     RefreshRequestShape::JsonBody { field } if !json_field(field) => {
-                        Err(invalid(format!("refresh field {:.64?} must be 1-64 visible ASCII characters", field)))
+                        Err(invalid(format!("refresh field {} must be 1-64 visible ASCII characters", shown(field))))
                     }
                     _ => Ok(()),
                 }
@@ -124,8 +124,9 @@ fn json_field(name: &str) -> bool {
 
 /// An endpoint path below the server URL (see [`check_endpoint_path`]).
 fn relative_path(path: &str) -> Result<(), ServerInputError> {
-    check_endpoint_path(path)
-        .map_err(|e| invalid(format!("endpoint path {path:.64?} must be a relative path below the server URL: {e}")))
+    check_endpoint_path(path).map_err(|e| {
+        invalid(format!("endpoint path {} must be a relative path below the server URL: {e}", shown(path)))
+    })
 }
 
 /// OpenID Connect configuration for a native public client.
