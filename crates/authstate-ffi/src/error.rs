@@ -150,6 +150,8 @@ impl From<DraftError> for AuthError {
         match error {
             DraftError::Storage(_) => Self::Storage { detail },
             DraftError::Corrupt { .. } => Self::Internal { detail },
+            // A clock the host set outside the storable years: fix the input.
+            DraftError::ClockOutOfRange { .. } => Self::InvalidInput { detail },
             _ => Self::InvalidInput { detail },
         }
     }

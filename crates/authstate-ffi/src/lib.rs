@@ -44,7 +44,9 @@ pub use stores::{KeyValueStore, SecretStore, StoreError};
 
 /// The safe form of a return path (`/rooms/42?tab=1`), or `InvalidInput` when
 /// it could become an open redirect (absolute URLs, `//host`, backslashes,
-/// schemes, control characters, encoded slashes).
+/// schemes, control, whitespace or invisible characters in the path, encoded
+/// slashes, `%u` and overlong escapes, and anything Unicode normalisation or
+/// decoding turns into one of these).
 #[uniffi::export]
 pub fn validate_return_to(path: String) -> Result<String, AuthError> {
     authstate::ReturnTo::parse(&path).map(|r| r.as_str().to_owned()).map_err(AuthError::from)

@@ -151,6 +151,68 @@ fn clocks_refuse_unrepresentable_times() {
 }
 
 #[test]
+fn return_paths_across_the_ffi_follow_the_core_rules() {
+    // Issue #13: whitespace and format characters after the first '/',
+    // overlong UTF-8 and %u escapes, full-width dots and solidus.
+    let hostile = [
+        "/ /x",
+        "/\u{3000}/x",
+        "/\u{00AD}/x",
+        "/\u{200D}/x",
+        "/%c0%afevil.example",
+        "/%u002f%u002fevil.example",
+        "/\u{FF0E}\u{FF0E}\u{FF0F}\u{FF0F}evil.example",
+        "/login?next=%2F%2Fevil.example",
+    ];
+    for bad in hostile {
+        let refused = validate_return_to(bad.into());
+        assert!(
+            matches!(&refused, Err(AuthError::InvalidInput { detail }) if detail.contains("return path")),
+            "{bad:?}: {refused:?}"
+        );
+        let pre = PreAuthState::new("https://chat.example".into(), ProviderKind::Oidc, Some(bad.into()));
+        assert!(is_input_error(&pre.map(|_| ())), "{bad:?}");
+    }
+    let long = format!("/{}", "é".repeat(2047));
+    for ok in ["/login?next=%2Fdashboard", "/فارسی\u{200C}ها", long.as_str()] {
+        assert_eq!(validate_return_to(ok.into()).as_deref(), Ok(ok), "{ok:.40?}");
+        let pre = PreAuthState::new("https://chat.example".into(), ProviderKind::Oidc, Some(ok.into())).expect("ok");
+        assert_eq!(pre.return_to().as_deref(), Some(ok));
+    }
+}
+
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the first and last
+/// seconds the stores can write (RFC 3339 dates, four-digit years).
+const FIRST_STORABLE: i64 = -62_135_596_800;
+const LAST_STORABLE: i64 = 253_402_300_799;
+
+#[test]
+fn clocks_refuse_times_the_stores_cannot_write() {
+    for bad in [FIRST_STORABLE - 1, -62_167_219_201, -100_000_000_000, LAST_STORABLE + 1] {
+        assert!(is_input_error(&ManualClock::new(bad).map(|_| ())), "{bad}");
+        let clock = ManualClock::new(1_700_000_000).expect("clock");
+        assert!(is_input_error(&clock.set_unix_secs(bad)), "{bad}");
+        assert_eq!(clock.now_unix_secs(), 1_700_000_000);
+    }
+    let late = ManualClock::new(LAST_STORABLE - 10).expect("9999");
+    late.advance_secs(u32::MAX);
+    assert_eq!(late.now_unix_secs(), LAST_STORABLE, "advancing stops at the last storable second");
+}
+
+#[test]
+fn drafts_work_at_both_ends_of_the_storable_range() {
+    for at in [FIRST_STORABLE, LAST_STORABLE] {
+        let clock = ManualClock::new(at).expect("clock");
+        let m = ServerManager::new(ManagerOptions::default(), None, None, Some(clock)).expect("manager");
+        m.add_oidc_server("https://chat.example".into(), ISSUER.into(), "app".into(), "app:/cb".into(), None, vec![])
+            .expect("add");
+        let drafts = m.drafts();
+        drafts.save("chat".into(), "r".into(), "unsent".into()).unwrap_or_else(|e| panic!("save at {at}: {e:?}"));
+        assert_eq!(drafts.peek("chat".into(), "r".into()).expect("peek").as_deref(), Some("unsent"));
+    }
+}
+
+#[test]
 fn manager_options_refuse_garbage() {
     let empty = ManagerOptions { directory: Some("  ".into()), ..ManagerOptions::default() };
     assert!(is_input_error(&ServerManager::new(empty, None, None, None).map(|_| ())));

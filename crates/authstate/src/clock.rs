@@ -75,6 +75,16 @@ impl Clock for ManualClock {
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
 
+/// The years the stores can date a record in: RFC 3339 writes four-digit
+/// years, and year 0 is left out because many readers refuse it. A clock
+/// outside them makes a save fail with an error that says so.
+pub const STORABLE_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Whether the stores can write `at` (its UTC year is in [`STORABLE_YEARS`]).
+pub fn is_storable(at: OffsetDateTime) -> bool {
+    STORABLE_YEARS.contains(&at.to_offset(time::UtcOffset::UTC).year())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +97,16 @@ mod tests {
         assert_eq!(clock.now(), t0);
         other.advance(Duration::minutes(5));
         assert_eq!(clock.now() - t0, Duration::minutes(5));
+    }
+
+    #[test]
+    fn storable_times_are_years_1_to_9999() {
+        use time::macros::datetime;
+        assert!(is_storable(datetime!(0001-01-01 00:00 UTC)));
+        assert!(is_storable(datetime!(9999-12-31 23:59:59 UTC)));
+        assert!(!is_storable(datetime!(0000-12-31 23:59:59 UTC)));
+        assert!(!is_storable(datetime!(-0001-06-01 00:00 UTC)));
+        assert!(!is_storable(datetime!(0001-01-01 00:30 +01:00)), "judged in UTC");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, is_storable};
 use crate::model::ServerId;
 use crate::storage::{KeyValueStore, StorageError, optional};
 
@@ -76,6 +76,14 @@ pub enum DraftError {
     Corrupt {
         /// The storage key (never the text).
         key: String,
+    },
+    /// The clock reads a time a draft cannot be dated with (outside
+    /// [`STORABLE_YEARS`](crate::clock::STORABLE_YEARS)). Nothing was saved and the previous draft is
+    /// unchanged; fix the clock.
+    #[error("the clock reads year {year}, outside the years 1 to 9999 a draft can be dated in; nothing was saved")]
+    ClockOutOfRange {
+        /// The clock's year (UTC).
+        year: i32,
     },
 }
 
@@ -179,12 +187,17 @@ impl DraftStore {
             tracing::warn!(server = %server, size = text.len(), max = self.max_bytes, "draft over the size cap refused");
             return Err(DraftError::TooLarge { size: text.len(), max: self.max_bytes });
         }
+        let now = self.clock.now();
+        if !is_storable(now) {
+            tracing::warn!(server = %server, year = now.year(), "draft not saved: the clock is out of range");
+            return Err(DraftError::ClockOutOfRange { year: now.year() });
+        }
         let record = DraftRecord {
             schema_version: DRAFT_SCHEMA_VERSION,
             server: server.clone(),
             room: room.to_owned(),
             text: text.to_owned(),
-            saved_at: self.clock.now(),
+            saved_at: now,
         };
         // Serialising plain strings and a UTC time cannot fail; map it anyway
         // rather than panic.

@@ -314,3 +314,14 @@ fn the_count_cap_evicts_expired_drafts_then_the_oldest_and_reports_it() {
         assert!(store.peek(&prod(), room).unwrap().is_some(), "{room}");
     }
 }
+
+#[test]
+fn a_clock_outside_the_storable_years_is_a_clear_error_and_keeps_the_draft() {
+    let (store, _, clock) = setup();
+    store.save(&prod(), "r", "kept").unwrap();
+    clock.set(time::macros::datetime!(-0001-06-01 00:00 UTC));
+    assert_eq!(store.save(&prod(), "r", "new"), Err(DraftError::ClockOutOfRange { year: -1 }));
+    clock.set(time::macros::datetime!(0001-01-01 00:00 UTC));
+    store.save(&prod(), "r", "year one").unwrap();
+    assert_eq!(store.peek(&prod(), "r").unwrap().as_deref(), Some("year one"));
+}

@@ -1,6 +1,15 @@
 //! `ReturnTo` against hostile and ordinary inputs (DESIGN.md "Pre-auth state and
 //! return paths": a return path is a relative path starting with one `/`, and
 //! nothing that could decode into another origin).
+//!
+//! Sources for the hostile classes: the OWASP Unvalidated Redirects and
+//! Forwards Cheat Sheet; PortSwigger's URL validation bypass cheat sheet
+//! (open-redirect section: whitespace, encodings, Unicode normalisation);
+//! RFC 3986 §5.2.4 (dot-segment removal); WHATWG URL (backslash as `/`,
+//! tab/CR/LF deletion); Unicode TR36 §3 (visual spoofing, NFKC) and TR31 /
+//! RFC 5892 Appendix A (where zero-width joiners belong); Microsoft's IIS
+//! `%u` encoding (CVE-2000-0884 era); overlong UTF-8 (CVE-2000-0884, RFC 3629
+//! §10).
 
 use authstate::preauth::{ReturnTo, ReturnToError};
 use proptest::prelude::*;
@@ -164,12 +173,71 @@ fn hostile() -> Vec<(String, &'static str)> {
         ("@evil.example", "at-host"),
         ("~/x", "home-relative"),
         ("%2e%2e/x", "encoded parent-relative"),
+        // Issue #13: whitespace and invisible format characters after the
+        // first '/' (PortSwigger; TR36 §3 invisible characters).
+        ("/ /x", "space segment (trimmed by some routers into '//x')"),
+        ("/ //evil.example", "space before a double slash"),
+        ("/x y", "space inside the path"),
+        ("/\u{00A0}/x", "no-break space segment"),
+        ("/\u{3000}/x", "ideographic space segment"),
+        ("/\u{2007}/x", "figure space segment"),
+        ("/\u{00AD}/x", "soft hyphen segment"),
+        ("/a\u{00AD}b", "soft hyphen inside"),
+        ("/\u{200D}/x", "zero-width joiner segment"),
+        ("/\u{200C}/x", "zero-width non-joiner segment"),
+        ("/a\u{200D}b", "zero-width joiner in Latin text (RFC 5892 A.2: only after a virama)"),
+        ("/\u{2060}/x", "word joiner"),
+        ("/\u{180E}/x", "Mongolian vowel separator"),
+        ("/\u{3164}/x", "Hangul filler"),
+        ("/a\u{E0041}", "tag character"),
+        ("/%20/evil.example", "encoded space segment"),
+        ("/%c2%a0/x", "encoded no-break space"),
+        ("/%e3%80%80/x", "encoded ideographic space"),
+        ("/%c2%ad/x", "encoded soft hyphen"),
+        ("/%e2%80%8d/x", "encoded zero-width joiner"),
+        ("/a?q=\u{200B}", "zero-width space in the query"),
+        // Issue #13: overlong UTF-8 escapes of '/' and '\' (RFC 3629 §10;
+        // the IIS Unicode traversal, CVE-2000-0884).
+        ("/%c0%afevil.example", "overlong two-byte '/'"),
+        ("/%c0%af%c0%afevil.example", "overlong '//'"),
+        ("/%e0%80%afevil.example", "overlong three-byte '/'"),
+        ("/%f0%80%80%afevil.example", "overlong four-byte '/'"),
+        ("/%c1%9cevil.example", "overlong '\\'"),
+        ("/%c0%ae%c0%ae//evil.example", "overlong dots"),
+        ("/%25c0%25afevil.example", "double-encoded overlong '/'"),
+        ("/%ff", "an escape that is not UTF-8"),
+        ("/%c3", "a truncated UTF-8 sequence"),
+        ("/%ed%a0%80", "an encoded surrogate"),
+        ("/a?next=%c0%af%c0%afevil.example", "overlong slashes in the query"),
+        // Issue #13: IIS-style %u escapes (PortSwigger; Microsoft IIS).
+        ("/%u002f%u002fevil.example", "%u-encoded '//'"),
+        ("/%u002fevil.example", "%u-encoded '/'"),
+        ("/%U005Cevil.example", "%U-encoded '\\'"),
+        ("/%u2215evil.example", "%u-encoded division slash"),
+        ("/a?next=%u002f%u002fevil.example", "%u escapes in the query"),
+        // Issue #13: full-width dots and solidus, which NFKC turns into '..//'
+        // (TR36 §3; RFC 3986 §5.2.4 then removes the dots).
+        ("/\u{FF0E}\u{FF0E}\u{FF0F}\u{FF0F}evil.example", "full-width '..//'"),
+        ("/a/\u{FF0E}\u{FF0E}\u{FF0F}\u{FF0F}evil.example", "full-width '..//' after a segment"),
+        ("/..\u{FF0F}\u{FF0F}evil.example", "dots then full-width '//'"),
+        ("/a\u{FF0F}\u{FF0F}b", "full-width '//' inside the path"),
+        ("/a\u{FF3C}b", "full-width reverse solidus inside"),
+        ("/%ef%bc%8e%ef%bc%8e%ef%bc%8f%ef%bc%8fevil.example", "encoded full-width '..//'"),
+        ("/\u{FF05}2f\u{FF05}2fevil.example", "full-width percent signs: NFKC gives '%2f%2f'"),
+        // Nested open redirects: an encoded '//' or '\' in a query value
+        // (OWASP; PortSwigger's chained open redirect).
+        ("/login?next=%2F%2Fevil.example", "encoded '//' in a next parameter"),
+        ("/login?next=%2F/evil.example", "half-encoded '//' in a next parameter"),
+        ("/login?next=%252F%252Fevil.example", "double-encoded '//' in a next parameter"),
+        ("/login?next=%5C%5Cevil.example", "encoded backslashes in a next parameter"),
+        ("/login#%2F%2Fevil.example", "encoded '//' in the fragment"),
     ]
     .into_iter()
     .map(|(s, why)| (s.to_owned(), why))
     .collect();
     cases.push((format!("/{}", "a".repeat(ReturnTo::MAX_LEN)), "one byte over the length limit"));
-    cases.push((format!("/{}", "é".repeat(ReturnTo::MAX_LEN / 2)), "over the limit in bytes, not chars"));
+    cases.push((format!("/{}", "é".repeat(ReturnTo::MAX_LEN)), "one character over the limit, in 2-byte characters"));
+    cases.push((format!("/{}", "🎉".repeat(ReturnTo::MAX_LEN)), "one character over the limit, in 4-byte characters"));
     cases.push(("/".repeat(5000), "very long run of slashes"));
     cases
 }
@@ -220,11 +288,29 @@ fn ordinary() -> Vec<String> {
         "/javascript:alert(1)",
         "/index.html",
         "/a/b/c/d/e/f/g",
+        // Issue #13: ordinary paths refused before.
+        "/login?next=%2Fdashboard",
+        "/login?next=%2Frooms%2F42%3Ftab%3Dfiles",
+        "/search?q=a%2Fb",
+        "/a#section%2Fsub",
+        // Joiners where words need them (RFC 5892 Appendix A).
+        "/क्\u{200D}ष",
+        "/क्\u{200C}ष",
+        // Characters NFKC changes but that stay inside the path.
+        "/\u{FF41}\u{FF42}\u{FF43}",
+        "/ｶﾀｶﾅ",
+        "/①",
+        "/a%20b/c%20d",
+        "/search?q=a b",
     ]
     .into_iter()
     .map(str::to_owned)
     .collect();
     cases.push(format!("/{}", "a".repeat(ReturnTo::MAX_LEN - 1)));
+    // The limit counts characters: 2048 of them, whatever their UTF-8 size.
+    cases.push(format!("/{}", "é".repeat(ReturnTo::MAX_LEN - 1)));
+    cases.push(format!("/{}", "日".repeat(ReturnTo::MAX_LEN - 1)));
+    cases.push(format!("/{}", "🎉".repeat(ReturnTo::MAX_LEN - 1)));
     cases
 }
 
@@ -288,10 +374,24 @@ fn refusals_name_the_reason() {
         ("/%252fevil.example", E::EncodedSeparator),
         ("/%0a", E::EncodedControlCharacter),
         ("/..//evil.example", E::EmptySegment),
+        ("/ /x", E::Whitespace),
+        ("/\u{3000}/x", E::Whitespace),
+        ("/%20/x", E::Whitespace),
+        ("/\u{00AD}/x", E::InvisibleCharacter),
+        ("/\u{200D}/x", E::InvisibleCharacter),
+        ("/%c0%afevil.example", E::InvalidEscape),
+        ("/%u002f%u002fevil.example", E::InvalidEscape),
+        ("/\u{FF0E}\u{FF0E}\u{FF0F}\u{FF0F}evil.example", E::EmptySegment),
+        ("/a\u{FF3C}b", E::Lookalike),
+        ("/login?next=%2F%2Fevil.example", E::EncodedSeparator),
     ];
     for (input, want) in cases {
         assert_eq!(ReturnTo::parse(input), Err(*want), "reason for {input:?}");
     }
+    let long = format!("/{}", "é".repeat(ReturnTo::MAX_LEN));
+    assert_eq!(ReturnTo::parse(&long), Err(E::TooLong { len: ReturnTo::MAX_LEN + 1 }), "counted in characters");
+    let huge = "/".to_owned() + &"a".repeat(1 << 20);
+    assert_eq!(ReturnTo::parse(&huge), Err(E::TooLong { len: (1 << 20) + 1 }));
 }
 
 /// Strings built from the pieces attacks are made of.

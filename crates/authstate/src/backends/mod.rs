@@ -2,6 +2,7 @@
 //! [`Backends`] holds one of each over one shared HTTP client and hands each
 //! session the refresher for its server's provider.
 
+pub mod answer;
 pub mod oidc;
 pub mod opaque;
 pub mod token_pair;

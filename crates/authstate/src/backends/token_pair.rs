@@ -18,7 +18,7 @@ use serde_json::json;
 use super::wire::{self, Answer};
 use crate::http::TransportError;
 use crate::login::LoginError;
-use crate::model::{Provider, RefreshRequestShape, Secret, ServerInfo, TokenGrant, TokenPairConfig, Tokens};
+use crate::model::{Provider, RefreshRequestShape, Secret, ServerId, ServerInfo, TokenGrant, TokenPairConfig, Tokens};
 use crate::refresh::{RefreshError, Refresher, Revocation, TransientKind};
 
 /// The TokenPair backend. One per manager; cheap to share as `Arc`.
@@ -34,8 +34,9 @@ impl TokenPairBackend {
     }
 
     /// Signs in with a username and password (`{"username", "password"}` as
-    /// JSON). 400, 401 and 403 are refused credentials; another 4xx or a 2xx
-    /// without an access token is a configuration error.
+    /// JSON). 400, 401 and 403 are refused credentials; another 4xx, or a 2xx
+    /// without a usable access token (missing, with control characters, a
+    /// negative `expires_in`), is a configuration error saying what is wrong.
     pub async fn login(
         &self,
         server: &ServerInfo,
@@ -45,8 +46,9 @@ impl TokenPairBackend {
         let config = config(server).map_err(LoginError::WrongProvider)?;
         let body = json!({ "username": username, "password": password.expose() });
         let answer = wire::credentials_login(&self.http, server, &config.login_path, &body, password).await?;
-        wire::token_grant(&answer.body).ok_or_else(|| {
-            LoginError::Configuration(format!("{}: the sign-in answer has no access token", config.login_path))
+        wire::token_grant(&server.id, &answer.body).map_err(|e| {
+            tracing::warn!(server = %server.id, error = %e, "unusable sign-in answer");
+            LoginError::Configuration(format!("{}: {e}", config.login_path))
         })
     }
 
@@ -77,15 +79,20 @@ fn config(server: &ServerInfo) -> Result<&TokenPairConfig, String> {
 
 /// What a refresh answer means. `shape` names the request shape in the
 /// configuration error, so a mismatch like "header sent, body expected" is
-/// obvious from the message.
+/// obvious from the message. A 2xx whose tokens cannot be used is a
+/// malformed answer (transient: the old tokens are kept).
 fn refresh_result(
+    server: &ServerId,
     answer: &Answer,
     path: &str,
     shape: &RefreshRequestShape,
     refresh: &Secret,
 ) -> Result<TokenGrant, RefreshError> {
     match answer.status {
-        200..=299 => wire::token_grant(&answer.body).ok_or(RefreshError::transient(TransientKind::MalformedResponse)),
+        200..=299 => wire::token_grant(server, &answer.body).map_err(|e| {
+            tracing::warn!(server = %server, error = %e, "unusable refresh answer; treated as transient");
+            RefreshError::transient(TransientKind::MalformedResponse)
+        }),
         401 if !answer.says_no_credentials() => Err(RefreshError::Rejected { detail: answer.describe(&[refresh]) }),
         400 if answer.oauth_error().as_deref() == Some("invalid_grant") => {
             Err(RefreshError::Rejected { detail: answer.describe(&[refresh]) })
@@ -116,7 +123,7 @@ impl Refresher for TokenPairBackend {
             .refresh_request(server, &config.refresh_path, &config.refresh_shape, refresh)
             .map_err(wire::refresh_error)?;
         let answer = wire::exchange(request).await.map_err(wire::refresh_error)?;
-        refresh_result(&answer, &config.refresh_path, &config.refresh_shape, refresh)
+        refresh_result(&server.id, &answer, &config.refresh_path, &config.refresh_shape, refresh)
     }
 
     /// Blacklists the refresh token at the logout endpoint, sent in the same
@@ -149,6 +156,16 @@ mod tests {
         Answer { status, body: body.as_bytes().to_vec() }
     }
 
+    fn refresh_result(
+        answer: &Answer,
+        path: &str,
+        shape: &RefreshRequestShape,
+        refresh: &Secret,
+    ) -> Result<TokenGrant, RefreshError> {
+        let server = ServerId::parse("https://api.example").expect("server");
+        super::refresh_result(&server, answer, path, shape, refresh)
+    }
+
     #[test]
     fn only_auth_answers_reject_the_refresh_token() {
         let refresh = Secret::new("r-1");
@@ -166,8 +183,10 @@ mod tests {
             let got = refresh_result(&answer(status, r#"{"detail":"Not authenticated"}"#), "p", &shape, &refresh);
             assert!(matches!(got, Err(RefreshError::Configuration { .. })), "{status}: {got:?}");
         }
-        let garbage = refresh_result(&answer(200, "<html>"), "p", &shape, &refresh);
-        assert_eq!(garbage, Err(RefreshError::transient(TransientKind::MalformedResponse)));
+        for garbage in ["<html>", r#"{"access": "a\r\nb"}"#, r#"{"access": "a", "expires_in": -1}"#] {
+            let got = refresh_result(&answer(200, garbage), "p", &shape, &refresh);
+            assert_eq!(got, Err(RefreshError::transient(TransientKind::MalformedResponse)), "{garbage}");
+        }
     }
 
     #[test]

@@ -14,9 +14,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
+use super::answer::{self, AnswerError};
 use crate::http::{TransportError, retry_after_from};
 use crate::login::LoginError;
-use crate::model::{Secret, ServerInfo, TokenGrant};
+use crate::model::endpoint::shown;
+use crate::model::{Secret, ServerId, ServerInfo, TokenGrant, endpoint_url};
 use crate::refresh::RefreshError;
 
 /// The longest server message kept in an error, in characters.
@@ -76,14 +78,15 @@ impl Answer {
     }
 }
 
-/// `path` below the server's base URL. Paths were validated as relative when
-/// the server was added; a failure here means a stored entry was tampered with.
+/// `path` below the server's base URL (DESIGN.md invariant 15). Paths were
+/// checked when the server was added; a failure here means a stored entry
+/// was tampered with, and no request is built.
 pub(crate) fn endpoint(server: &ServerInfo, path: &str) -> Result<Url, TransportError> {
-    server
-        .id
-        .url()
-        .and_then(|base| base.join(path).map_err(|e| crate::model::ServerInputError::Unparsable(e.to_string())))
-        .map_err(|e| TransportError::Request { detail: format!("endpoint {path:?}: {e}") })
+    endpoint_url(&server.id, path).map_err(|e| {
+        let path = shown(path);
+        tracing::error!(server = %server.id, error = %e, "endpoint path {path} refused");
+        TransportError::Request { detail: format!("endpoint path {path} refused: {e}") }
+    })
 }
 
 /// A JSON body for `request`.
@@ -162,31 +165,23 @@ pub(crate) fn refresh_error(error: TransportError) -> RefreshError {
     }
 }
 
-/// A token answer as Django simplejwt, FastAPI and OAuth-style servers write
-/// it: `access`/`access_token`, `refresh`/`refresh_token`, optional `expires_in`.
-#[derive(Deserialize)]
-struct TokenBody {
-    #[serde(alias = "access_token")]
-    access: Option<String>,
-    #[serde(alias = "refresh_token")]
-    refresh: Option<String>,
-    expires_in: Option<i64>,
-}
-
-/// Reads a token pair from a 2xx body. The access token's lifetime is the
-/// server's `expires_in`, else the JWT's own `exp - iat` (a span, so it holds
-/// whatever the device clock says), else unknown. `None` if there is no
-/// non-empty access token.
-pub(crate) fn token_grant(body: &[u8]) -> Option<TokenGrant> {
-    let parsed: TokenBody = serde_json::from_slice(body).ok()?;
-    let access = parsed.access.filter(|a| !a.is_empty())?;
-    let expires_in = parsed.expires_in.or_else(|| jwt_lifetime(&access));
-    Some(TokenGrant {
-        access: Secret::new(access),
-        refresh: parsed.refresh.filter(|r| !r.is_empty()).map(Secret::new),
-        id_token: None,
-        expires_in,
-    })
+/// Reads a token pair from a 2xx body, as Django simplejwt, FastAPI and
+/// OAuth-style servers write it: `access`/`access_token`,
+/// `refresh`/`refresh_token`, optional `expires_in`. The access token's
+/// lifetime is the server's `expires_in`, else the JWT's own `exp - iat` (a
+/// span, so it holds whatever the device clock says), else unknown; either
+/// is clamped to 10 years. Tokens and `expires_in` are checked as
+/// [`answer`](super::answer) describes.
+pub(crate) fn token_grant(server: &ServerId, body: &[u8]) -> Result<TokenGrant, AnswerError> {
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else { return Err(AnswerError::NotJson) };
+    let field = |name: &str, alias: &str| map.get(name).filter(|v| !v.is_null()).or_else(|| map.get(alias));
+    let access = answer::access_token(field("access", "access_token"))?;
+    let refresh = answer::optional_token("refresh token", field("refresh", "refresh_token"))?;
+    let expires_in = match answer::expires_in(server, map.get("expires_in"))? {
+        Some(secs) => Some(secs),
+        None => jwt_lifetime(access.expose()).map(|secs| answer::lifetime(server, secs as f64)).transpose()?,
+    };
+    Ok(TokenGrant { access, refresh, id_token: None, expires_in })
 }
 
 /// A JWT's lifetime in seconds, `exp - iat`, read without verifying the
@@ -259,16 +254,55 @@ mod tests {
         assert_eq!(jwt_lifetime("a.!!!.c"), None);
     }
 
+    fn grant(body: &str) -> Result<TokenGrant, AnswerError> {
+        token_grant(&ServerId::parse("https://api.example").expect("server"), body.as_bytes())
+    }
+
     #[test]
     fn token_answers_in_every_common_spelling() {
-        let simplejwt = token_grant(br#"{"access": "a", "refresh": "r"}"#).unwrap();
+        let simplejwt = grant(r#"{"access": "a", "refresh": "r"}"#).unwrap();
         assert_eq!((simplejwt.access.expose(), simplejwt.refresh.unwrap().expose()), ("a", "r"));
-        let oauth = token_grant(br#"{"access_token": "a", "expires_in": 60, "token_type": "bearer"}"#).unwrap();
+        let oauth = grant(r#"{"access_token": "a", "expires_in": 60, "token_type": "bearer"}"#).unwrap();
         assert_eq!((oauth.expires_in, oauth.refresh), (Some(60), None));
-        let dated = token_grant(format!(r#"{{"access": "{}"}}"#, jwt(r#"{"exp": 90, "iat": 30}"#)).as_bytes());
+        let dated = grant(&format!(r#"{{"access": "{}"}}"#, jwt(r#"{"exp": 90, "iat": 30}"#)));
         assert_eq!(dated.unwrap().expires_in, Some(60));
-        for bad in [&b"{}"[..], br#"{"access": ""}"#, b"<html>", br#"{"access": 5}"#] {
-            assert!(token_grant(bad).is_none(), "{}", String::from_utf8_lossy(bad));
+        assert_eq!(grant("{}").unwrap_err(), AnswerError::NoAccessToken);
+        assert_eq!(grant(r#"{"access": ""}"#).unwrap_err(), AnswerError::NoAccessToken);
+        assert_eq!(grant("<html>").unwrap_err(), AnswerError::NotJson);
+        assert_eq!(grant(r#"{"access": 5}"#).unwrap_err(), AnswerError::NotAString("access token"));
+    }
+
+    #[test]
+    fn odd_lifetimes_get_accurate_answers() {
+        assert_eq!(grant(r#"{"access": "a", "expires_in": "3600"}"#).unwrap().expires_in, Some(3600));
+        assert_eq!(grant(r#"{"access": "a", "expires_in": 3600.4}"#).unwrap().expires_in, Some(3600));
+        for huge in ["1e30", "9223372036854775808", "18446744073709551615"] {
+            let body = format!(r#"{{"access": "a", "expires_in": {huge}}}"#);
+            assert_eq!(grant(&body).unwrap().expires_in, Some(answer::MAX_EXPIRES_IN), "{huge}");
+        }
+        let forever = jwt(r#"{"exp": 9e15, "iat": 0}"#);
+        assert_eq!(grant(&format!(r#"{{"access": "{forever}"}}"#)).unwrap().expires_in, Some(answer::MAX_EXPIRES_IN));
+        for bad in [r#""-5""#, "-5", r#""an hour""#, "true"] {
+            let body = format!(r#"{{"access": "a", "expires_in": {bad}}}"#);
+            let error = grant(&body).expect_err(bad);
+            assert!(matches!(error, AnswerError::ExpiresIn(_)), "{bad}: {error}");
+            assert!(error.to_string().starts_with("the server's answer is invalid: expires_in"), "{error}");
+        }
+    }
+
+    #[test]
+    fn tokens_with_control_characters_are_refused_unquoted() {
+        let cases = [
+            (r#"{"access": "a\r\nX-Evil: 1"}"#, "access token"),
+            (r#"{"access": "a b"}"#, "access token"),
+            (r#"{"access_token": "a\u0000"}"#, "access token"),
+            (r#"{"access": "a", "refresh": "r\n"}"#, "refresh token"),
+            (r#"{"access": "a", "refresh_token": "r\u00e9"}"#, "refresh token"),
+        ];
+        for (body, which) in cases {
+            let error = grant(body).expect_err(body);
+            assert_eq!(error, AnswerError::TokenCharacters(which), "{body}");
+            assert!(!error.to_string().contains("X-Evil"), "{error}");
         }
     }
 

@@ -2,12 +2,14 @@
 //! state, device sessions.
 
 mod device;
+pub(crate) mod endpoint;
 mod provider;
 mod server;
 mod state;
 mod tokens;
 
 pub use device::{DeviceSession, DeviceSummary};
+pub use endpoint::{EndpointPathError, MAX_ENDPOINT_PATH, check_endpoint_path, endpoint_url};
 pub use provider::{OidcConfig, OpaqueTokenConfig, Provider, ProviderKind, RefreshRequestShape, TokenPairConfig};
 pub use server::{Alias, ServerId, ServerInputError};
 pub use state::{ExpiryReason, SessionState, StateKind};

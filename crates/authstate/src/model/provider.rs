@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::ServerId;
+use super::endpoint::{check_endpoint_path, shown};
 use super::server::ServerInputError;
 
 /// The longest client id accepted.
@@ -64,7 +65,8 @@ impl Provider {
     /// Checks the configuration before it is stored: the issuer is an https
     /// (or loopback http) URL, the client id 1-256 visible characters, the
     /// redirect URI an absolute URL, each scope an RFC 6749 scope token, and
-    /// every endpoint path relative.
+    /// every endpoint path a relative path that stays below the server URL
+    /// after any decoding (DESIGN.md invariant 15).
     pub fn validate(&self) -> Result<(), ServerInputError> {
         match self {
             Self::Oidc(c) => {
@@ -90,7 +92,7 @@ impl Provider {
                 paths.into_iter().flatten().try_for_each(|p| relative_path(p))?;
                 match &c.refresh_shape {
                     RefreshRequestShape::JsonBody { field } if !json_field(field) => {
-                        Err(invalid(format!("refresh field {:.64?} must be 1-64 visible ASCII characters", field)))
+                        Err(invalid(format!("refresh field {} must be 1-64 visible ASCII characters", shown(field))))
                     }
                     _ => Ok(()),
                 }
@@ -120,15 +122,11 @@ fn json_field(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// An endpoint path below the server URL: not absolute, no scheme, no `..`.
+/// An endpoint path below the server URL (see [`check_endpoint_path`]).
 fn relative_path(path: &str) -> Result<(), ServerInputError> {
-    let ok = !path.is_empty()
-        && path.len() <= MAX_URL
-        && !path.starts_with('/')
-        && !path.contains("://")
-        && !path.split('/').any(|segment| segment == "..")
-        && path.chars().all(|ch| ch.is_ascii_graphic());
-    if ok { Ok(()) } else { Err(invalid(format!("endpoint path {:.64?} must be a relative path", path))) }
+    check_endpoint_path(path).map_err(|e| {
+        invalid(format!("endpoint path {} must be a relative path below the server URL: {e}", shown(path)))
+    })
 }
 
 /// OpenID Connect configuration for a native public client.
@@ -284,7 +282,15 @@ mod tests {
 
     #[test]
     fn endpoint_paths_must_stay_below_the_server() {
-        for bad in ["", "/api/token/", "https://evil.example/token", "../admin", "a b"] {
+        for bad in [
+            "",
+            "/api/token/",
+            "https://evil.example/token",
+            "../admin",
+            "a b",
+            "\\\\127.0.0.1:8766/steal/",
+            "%2e%2e/x",
+        ] {
             let p = Provider::OpaqueToken(OpaqueTokenConfig {
                 login_path: bad.into(),
                 probe_path: "api/me/".into(),

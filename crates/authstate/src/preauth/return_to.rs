@@ -2,12 +2,25 @@
 //! this type is a same-origin relative path; it cannot be built from anything
 //! else, and deserialising re-runs the check (DESIGN.md "Pre-auth state and
 //! return paths": validated return path, repeated when the callback uses it).
+//!
+//! The check reads the input as every later step might: as given, after
+//! Unicode NFKC normalisation (as UTS #46 applies it, see `chars::normalise`),
+//! and after each layer of percent-decoding (normalised again each time). The separator rules (no `//`, no encoded
+//! `/`, no whitespace) apply to the path; the query and fragment, which
+//! cannot move the browser to another site by themselves, only have to be
+//! free of control, invisible and backslash characters, of `%u` and invalid
+//! UTF-8 escapes, and of an encoded `//`.
+
+mod chars;
+mod decode;
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
+
+use decode::Part;
 
 /// Why a return path was refused. Every variant is an attempt (or an accident)
 /// that could send the user somewhere other than a page of this app; the
@@ -18,11 +31,12 @@ pub enum ReturnToError {
     /// The input is empty: there is no path to return to.
     #[error("return path is empty")]
     Empty,
-    /// Longer than [`ReturnTo::MAX_LEN`] bytes. Real routes are far shorter;
-    /// very long values are a smuggling vector and bloat the secret store.
-    #[error("return path is {len} bytes long; the limit is 2048")]
+    /// Longer than [`ReturnTo::MAX_LEN`] characters. Real routes are far
+    /// shorter; very long values are a smuggling vector and bloat the secret
+    /// store, which never holds more than [`ReturnTo::MAX_BYTES`].
+    #[error("return path is {len} characters long; the limit is 2048")]
     TooLong {
-        /// The input's length in bytes.
+        /// The input's length in characters (Unicode scalar values).
         len: usize,
     },
     /// An ASCII control character (NUL, tab, CR, LF, …), DEL or a C1 control.
@@ -34,14 +48,23 @@ pub enum ReturnToError {
     /// ` //evil.example` would become live after trimming.
     #[error("return path starts with whitespace")]
     LeadingWhitespace,
-    /// Contains a zero-width, bidirectional-override, byte-order-mark or
-    /// line/paragraph-separator character, which hides what the path really is.
+    /// Contains an invisible format character (general category Cf: soft
+    /// hyphen, zero-width space, word joiner, bidirectional controls,
+    /// byte-order mark, …), a line/paragraph separator or a Hangul filler,
+    /// raw or encoded, which hides what the path really is. Zero-width
+    /// joiners are accepted only where words need them (RFC 5892 CONTEXTJ).
     #[error("return path contains an invisible or bidirectional-control character")]
     InvisibleCharacter,
+    /// Whitespace in the path (after the first `/`): a space, a no-break or
+    /// ideographic space, raw or encoded; an encoded ASCII space (`%20`) is
+    /// accepted inside a segment, but not as a whole segment (`/%20/x`).
+    #[error("return path contains whitespace in its path")]
+    Whitespace,
     /// A Unicode character that looks like, or normalises (NFKC) to, a slash or
     /// backslash (`／` U+FF0F, `∕` U+2215, `⁄` U+2044, `⧸` U+29F8, `＼` U+FF3C,
-    /// `∖` U+2216, …) at the start, where it could pass for `//`.
-    #[error("return path starts with a character that imitates a slash or backslash")]
+    /// `∖` U+2216, …) at the start, where it could pass for `//`, or one that
+    /// normalises to `\`, or to a `/` that makes `//`, anywhere.
+    #[error("return path contains a character that imitates a slash or backslash")]
     Lookalike,
     /// A backslash anywhere: several browsers treat `\` as `/`, so `/\evil.example`
     /// is scheme-relative.
@@ -62,14 +85,21 @@ pub enum ReturnToError {
     /// turn `/..//evil.example` into the scheme-relative `//evil.example`.
     #[error("return path contains an empty segment ('//') before its query")]
     EmptySegment,
-    /// A percent-encoded `/` or `\` (`%2f`, `%5c`), possibly encoded several
-    /// times (`%252f`): a later decoding step would turn it into a separator.
+    /// A percent-encoded `/` or `\` (`%2f`, `%5c`) in the path, possibly
+    /// encoded several times (`%252f`): a later decoding step would turn it
+    /// into a separator. In the query or fragment an encoded `\`, or an
+    /// encoded `/` next to another `/` (`?next=%2F%2Fevil.example`).
     #[error("return path contains an encoded '/' or '\\'")]
     EncodedSeparator,
     /// A percent-encoded control character (`%00`, `%09`, `%0d%0a`, …),
     /// possibly encoded several times.
     #[error("return path contains an encoded control character")]
     EncodedControlCharacter,
+    /// An IIS-style `%uXXXX` escape, or escapes that are not valid UTF-8
+    /// (overlong forms such as `%c0%af` for `/`, lone or truncated
+    /// sequences): lenient decoders turn them into separators.
+    #[error("return path contains a %u escape or an escape that is not valid UTF-8")]
+    InvalidEscape,
     /// Percent-encoding nested deeper than [`ReturnTo::MAX_DECODE_ROUNDS`]
     /// levels: no real route needs it, and it cannot be checked to the bottom.
     #[error("return path is percent-encoded too many times over")]
@@ -90,8 +120,12 @@ pub enum ReturnToError {
 pub struct ReturnTo(String);
 
 impl ReturnTo {
-    /// The longest accepted return path, in bytes.
+    /// The longest accepted return path, in characters (Unicode scalar values).
     pub const MAX_LEN: usize = 2048;
+
+    /// The most bytes an accepted return path can take (every character of
+    /// UTF-8 is at most 4 bytes): longer input is refused before it is read.
+    pub const MAX_BYTES: usize = 4 * Self::MAX_LEN;
 
     /// How many times percent-encoding is peeled off while looking for a
     /// hidden separator or control character.
@@ -162,55 +196,6 @@ impl From<ReturnTo> for String {
     }
 }
 
-/// Characters that look like `/` or normalise to it.
-const SLASH_LOOKALIKES: &[char] = &[
-    '\u{2044}',  // FRACTION SLASH
-    '\u{2215}',  // DIVISION SLASH
-    '\u{2571}',  // BOX DRAWINGS LIGHT DIAGONAL UPPER RIGHT TO LOWER LEFT
-    '\u{27CB}',  // MATHEMATICAL RISING DIAGONAL
-    '\u{29F8}',  // BIG SOLIDUS
-    '\u{FF0F}',  // FULLWIDTH SOLIDUS (NFKC: '/')
-    '\u{1735}',  // PHILIPPINE SINGLE PUNCTUATION
-    '\u{2F03}',  // KANGXI RADICAL SLASH
-    '\u{3033}',  // VERTICAL KANA REPEAT MARK UPPER HALF
-    '\u{1D23A}', // GREEK INSTRUMENTAL NOTATION SYMBOL-47
-];
-
-/// Characters that look like `\` or normalise to it.
-const BACKSLASH_LOOKALIKES: &[char] = &[
-    '\u{2216}', // SET MINUS
-    '\u{2572}', // BOX DRAWINGS LIGHT DIAGONAL UPPER LEFT TO LOWER RIGHT
-    '\u{27CD}', // MATHEMATICAL FALLING DIAGONAL
-    '\u{29F5}', // REVERSE SOLIDUS OPERATOR
-    '\u{29F9}', // BIG REVERSE SOLIDUS
-    '\u{FE68}', // SMALL REVERSE SOLIDUS (NFKC: '\')
-    '\u{FF3C}', // FULLWIDTH REVERSE SOLIDUS (NFKC: '\')
-    '\u{31D4}', // CJK STROKE D
-    '\u{3035}', // VERTICAL KANA REPEAT MARK LOWER HALF
-];
-
-fn is_lookalike(c: char) -> bool {
-    SLASH_LOOKALIKES.contains(&c) || BACKSLASH_LOOKALIKES.contains(&c)
-}
-
-/// Zero-width, bidi-control, BOM and line/paragraph separators. ZWJ and ZWNJ
-/// are allowed: they are part of ordinary words in several scripts.
-fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061C}'
-            | '\u{180E}'
-            | '\u{200B}'
-            | '\u{200E}'
-            | '\u{200F}'
-            | '\u{2028}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{FEFF}'
-            | '\u{FFF9}'..='\u{FFFB}'
-    )
-}
-
 /// `scheme ":"` at the start, as RFC 3986 spells a scheme.
 fn has_scheme(input: &str) -> bool {
     let mut chars = input.chars();
@@ -233,20 +218,20 @@ fn check(input: &str) -> Result<(), ReturnToError> {
     let Some(first) = input.chars().next() else {
         return Err(E::Empty);
     };
-    if input.len() > ReturnTo::MAX_LEN {
-        return Err(E::TooLong { len: input.len() });
+    if input.len() > ReturnTo::MAX_BYTES || input.chars().nth(ReturnTo::MAX_LEN).is_some() {
+        return Err(E::TooLong { len: input.chars().count() });
     }
     if input.chars().any(char::is_control) {
         return Err(E::ControlCharacter);
     }
-    if first.is_whitespace() {
+    if chars::is_whitespace(first) {
         return Err(E::LeadingWhitespace);
     }
-    if input.chars().any(is_invisible) {
+    if chars::hides_something(input) {
         return Err(E::InvisibleCharacter);
     }
     if first != '/' {
-        return Err(if is_lookalike(first) {
+        return Err(if chars::is_lookalike(first) {
             E::Lookalike
         } else if first == '\\' {
             E::Backslash
@@ -258,80 +243,91 @@ fn check(input: &str) -> Result<(), ReturnToError> {
     }
     match input.chars().nth(1) {
         Some('/' | '\\') => return Err(E::SchemeRelative),
-        Some(c) if is_lookalike(c) => return Err(E::Lookalike),
+        Some(c) if chars::is_lookalike(c) => return Err(E::Lookalike),
         _ => {}
     }
     if input.contains('\\') {
         return Err(E::Backslash);
     }
-    let path_end = input.find(['?', '#']).unwrap_or(input.len());
-    if input.get(..path_end).is_some_and(|path| path.contains("//")) {
+    let (path, query) = input.split_at(input.find(['?', '#']).unwrap_or(input.len()));
+    if path.chars().any(chars::is_whitespace) {
+        return Err(E::Whitespace);
+    }
+    if path.contains("//") {
         return Err(E::EmptySegment);
     }
-    check_encoding(input)?;
+    check_layers(path, query)?;
     check_origin(input)
 }
 
-/// Peels percent-encoding off, round by round, and refuses any round that
-/// reveals a separator, a control character, or a lookalike after the leading
-/// slash.
-fn check_encoding(input: &str) -> Result<(), ReturnToError> {
+/// Reads `path` and `query` as later steps might: NFKC-normalised, then
+/// percent-decoded one layer at a time, each layer checked as it is and
+/// normalised again. Refuses a layer that reveals a separator, a control or
+/// invisible character, whitespace in the path, or another origin.
+fn check_layers(path: &str, query: &str) -> Result<(), ReturnToError> {
     use ReturnToError as E;
 
-    let mut current = input.as_bytes().to_vec();
-    for _ in 0..ReturnTo::MAX_DECODE_ROUNDS {
-        let Some(decoded) = decode_round(&current)? else {
+    let (mut path, mut query) = (path.to_owned(), query.to_owned());
+    for round in 0..=ReturnTo::MAX_DECODE_ROUNDS {
+        let normalised = (chars::normalise(&path), chars::normalise(&query));
+        if normalised != (path.clone(), query.clone()) {
+            check_layer(&normalised.0, &normalised.1, Source::Normalised)?;
+        }
+        (path, query) = normalised;
+        let decoded = (decode::decode_round(&path, Part::Path)?, decode::decode_round(&query, Part::Query)?);
+        if decoded == (None, None) {
             return Ok(());
-        };
-        let text = String::from_utf8_lossy(&decoded);
-        if text.chars().any(char::is_control) {
-            return Err(E::EncodedControlCharacter);
         }
-        if text.chars().any(is_invisible) {
-            return Err(E::InvisibleCharacter);
+        if round == ReturnTo::MAX_DECODE_ROUNDS {
+            break;
         }
-        if text.chars().nth(1).is_some_and(is_lookalike) {
-            return Err(E::Lookalike);
-        }
-        current = decoded;
+        path = decoded.0.unwrap_or(path);
+        query = decoded.1.unwrap_or(query);
+        check_layer(&path, &query, Source::Decoded)?;
     }
     // Still encoded after the last round: refuse rather than guess.
-    match decode_round(&current)? {
-        None => Ok(()),
-        Some(_) => Err(E::ExcessiveEncoding),
-    }
+    Err(E::ExcessiveEncoding)
 }
 
-/// One round of percent-decoding. `Ok(None)` when there was nothing to decode.
-/// A `%` not followed by two hex digits is kept as it is.
-fn decode_round(input: &[u8]) -> Result<Option<Vec<u8>>, ReturnToError> {
-    let mut out = Vec::with_capacity(input.len());
-    let mut decoded_any = false;
-    let mut i = 0;
-    while let Some(&b) = input.get(i) {
-        let escaped = match (b, input.get(i + 1), input.get(i + 2)) {
-            (b'%', Some(&hi), Some(&lo)) => hex(hi).zip(hex(lo)).map(|(h, l)| h << 4 | l),
-            _ => None,
-        };
-        match escaped {
-            Some(b'/' | b'\\') => return Err(ReturnToError::EncodedSeparator),
-            Some(c) if c.is_ascii_control() => return Err(ReturnToError::EncodedControlCharacter),
-            Some(c) => {
-                out.push(c);
-                decoded_any = true;
-                i += 3;
-            }
-            None => {
-                out.push(b);
-                i += 1;
-            }
+/// What produced a layer: it decides which reason a refusal gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// NFKC normalisation: a lookalike became a separator.
+    Normalised,
+    /// Percent-decoding: an escape became one.
+    Decoded,
+}
+
+fn check_layer(path: &str, query: &str, source: Source) -> Result<(), ReturnToError> {
+    use ReturnToError as E;
+
+    let separator = match source {
+        Source::Normalised => E::Lookalike,
+        Source::Decoded => E::EncodedSeparator,
+    };
+    for part in [path, query] {
+        if part.chars().any(char::is_control) {
+            return Err(E::EncodedControlCharacter);
+        }
+        if chars::hides_something(part) {
+            return Err(E::InvisibleCharacter);
+        }
+        if part.contains('\\') {
+            return Err(separator);
         }
     }
-    Ok(decoded_any.then_some(out))
-}
-
-fn hex(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    if path.chars().nth(1).is_some_and(chars::is_lookalike) {
+        return Err(E::Lookalike);
+    }
+    if path.contains("//") {
+        return Err(if path.starts_with("//") { separator } else { E::EmptySegment });
+    }
+    let odd_space = |c: char| c != ' ' && chars::is_whitespace(c);
+    let blank_segment = |s: &str| !s.is_empty() && s.chars().all(chars::is_whitespace);
+    if path.chars().any(odd_space) || path.split('/').any(blank_segment) {
+        return Err(E::Whitespace);
+    }
+    check_origin(&format!("{path}{query}"))
 }
 
 /// Resolves the path against a fixed base the way a browser would and checks

@@ -57,7 +57,13 @@ impl Device {
 
     /// Like [`Device::new`], with the HTTP client built from `http`.
     pub fn with_http(base_url: &str, provider: Provider, http: HttpConfig) -> Self {
-        let (http, clock) = (build_client(http).expect("http client"), ManualClock::new(OffsetDateTime::now_utc()));
+        Self::with_client(base_url, provider, build_client(http).expect("http client"))
+    }
+
+    /// Like [`Device::new`], sending through `http` (shared by many devices:
+    /// building a client reads the system's certificates).
+    pub fn with_client(base_url: &str, provider: Provider, http: reqwest::Client) -> Self {
+        let clock = ManualClock::new(OffsetDateTime::now_utc());
         let (secrets, values) = (MemoryStore::new(), MemoryStore::new());
         let (manager, backends) = open(&http, &clock, &secrets, &values);
         let session = manager.add_server(base_url, Some(API), provider).expect("add server");

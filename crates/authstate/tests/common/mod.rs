@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 pub mod devices;
 pub mod django_peer;
+pub mod endpoint_corpus;
 pub mod fake_idp;
 pub mod faulty;
 pub mod log_capture;

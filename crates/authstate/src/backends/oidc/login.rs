@@ -3,10 +3,7 @@
 //! callback, and the code exchange with ID token validation.
 
 use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType};
-use openidconnect::{
-    AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RequestTokenError, Scope,
-    TokenResponse,
-};
+use openidconnect::{AuthorizationCode, CsrfToken, Nonce, PkceCodeChallenge, RequestTokenError, Scope, TokenResponse};
 use url::Url;
 
 use super::{DiscoveryError, OidcBackend, client};
@@ -138,6 +135,12 @@ impl OidcBackend {
             .request_async(self.http())
             .await
             .map_err(code_exchange_error)?;
+        // The answer's own shape first (tokens, lifetime), so an odd answer
+        // is reported as such rather than as an ID-token failure.
+        let grant = response.grant(&config.issuer).map_err(|e| {
+            tracing::warn!(issuer = %config.issuer, error = %e, "unusable token response at sign-in");
+            LoginError::Configuration(e.to_string())
+        })?;
         let id_token = response
             .id_token()
             .ok_or_else(|| LoginError::Configuration("the token response carries no ID token".into()))?;
@@ -151,12 +154,7 @@ impl OidcBackend {
             tracing::warn!(issuer = %config.issuer, error = %error, "ID token rejected at sign-in");
             return Err(LoginError::InvalidIdToken(error.to_string()));
         }
-        Ok(TokenGrant {
-            access: Secret::new(response.access_token().secret().as_str()),
-            refresh: response.refresh_token().map(|t| Secret::new(t.secret().as_str())),
-            id_token: Some(Secret::new(id_token.to_string())),
-            expires_in: response.expires_in().map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-        })
+        Ok(grant)
     }
 }
 
@@ -172,8 +170,11 @@ fn code_exchange_error(
             }
         }
         RequestTokenError::Request(transport) => LoginError::Unreachable(transport),
+        // An answer that arrived whole but does not read as a token (or
+        // error) response: the server's fault, and retrying will not help.
+        // Only the field is named: serde's message may quote a value.
         RequestTokenError::Parse(e, _) => {
-            LoginError::Unreachable(TransportError::Body { detail: format!("unparseable token response: {e}") })
+            LoginError::Configuration(format!("the server's answer is invalid at `{}`", e.path()))
         }
         RequestTokenError::Other(detail) => LoginError::Unreachable(TransportError::Body { detail }),
     }

@@ -8,6 +8,7 @@
 //! only definitive refresh failures, everything transport-related is
 //! transient (DESIGN.md invariants 2 and 3).
 
+mod answer;
 mod login;
 mod loopback;
 mod refresh;
@@ -16,11 +17,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use openidconnect::core::{
-    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey,
-    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType,
-    CoreSubjectIdentifierType,
+    CoreAuthDisplay, CoreAuthPrompt, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreErrorResponseType,
+    CoreGenderClaim, CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreRevocableToken, CoreRevocationErrorResponse, CoreSubjectIdentifierType,
+    CoreTokenIntrospectionResponse,
 };
-use openidconnect::{AdditionalProviderMetadata, ClientId, IssuerUrl, ProviderMetadata, RedirectUrl};
+use openidconnect::{
+    AdditionalProviderMetadata, ClientId, EmptyAdditionalClaims, IssuerUrl, ProviderMetadata, RedirectUrl,
+    StandardErrorResponse,
+};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -144,11 +149,23 @@ impl OidcBackend {
 /// The public client for `config`, redirecting to `redirect_uri`.
 fn client(metadata: &Metadata, config: &OidcConfig, redirect_uri: &str) -> Result<OidcClient, String> {
     let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| format!("redirect URI is not a URL: {e}"))?;
-    Ok(CoreClient::from_provider_metadata(metadata.clone(), ClientId::new(config.client_id.clone()), None)
+    Ok(OidcClient::from_provider_metadata(metadata.clone(), ClientId::new(config.client_id.clone()), None)
         .set_redirect_uri(redirect))
 }
 
-type OidcClient = CoreClient<
+/// `openidconnect`'s core client, reading token answers as [`answer::TokenAnswer`].
+type OidcClient = openidconnect::Client<
+    EmptyAdditionalClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    answer::TokenAnswer,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
     openidconnect::EndpointSet,
     openidconnect::EndpointNotSet,
     openidconnect::EndpointNotSet,

@@ -3,11 +3,11 @@
 
 use async_trait::async_trait;
 use openidconnect::core::{CoreErrorResponseType, CoreRevocableToken};
-use openidconnect::{OAuth2TokenResponse, RefreshToken, RequestTokenError, RevocationUrl, TokenResponse};
+use openidconnect::{RefreshToken, RequestTokenError, RevocationUrl};
 
 use super::{DiscoveryError, OidcBackend, client};
 use crate::http::TransportError;
-use crate::model::{OidcConfig, Provider, Secret, ServerInfo, TokenGrant, Tokens};
+use crate::model::{OidcConfig, Provider, ServerInfo, TokenGrant, Tokens};
 use crate::refresh::{RefreshError, Refresher, Revocation};
 
 impl OidcBackend {
@@ -34,12 +34,10 @@ impl Refresher for OidcBackend {
             .request_async(self.http())
             .await
             .map_err(|e| refresh_error(server, &config.issuer, e))?;
-        Ok(TokenGrant {
-            access: Secret::new(response.access_token().secret().as_str()),
-            // None keeps the old refresh token (Tokens::rotated).
-            refresh: response.refresh_token().map(|t| Secret::new(t.secret().as_str())),
-            id_token: response.id_token().map(|t| Secret::new(t.to_string())),
-            expires_in: response.expires_in().map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        // A refresh token left out keeps the old one (Tokens::rotated).
+        response.grant(&server.id).map_err(|e| {
+            tracing::warn!(server = %server.id, issuer = %config.issuer, error = %e, "unusable token response; treated as transient");
+            RefreshError::transient(crate::refresh::TransientKind::MalformedResponse)
         })
     }
 
@@ -115,7 +113,8 @@ fn refresh_error(
         }
         RequestTokenError::Request(transport) => transient(transport),
         RequestTokenError::Parse(e, _) => {
-            tracing::warn!(server = %server.id, issuer, error = %e, "unparseable token response; treated as transient");
+            let (at, category) = (e.path().to_string(), e.inner().classify());
+            tracing::warn!(server = %server.id, issuer, at, ?category, "unparseable token response; treated as transient");
             RefreshError::transient(crate::refresh::TransientKind::MalformedResponse)
         }
         RequestTokenError::Other(detail) => {

@@ -56,9 +56,12 @@ pub(crate) async fn list(api: &AuthedClient, server: &ServerInfo) -> Result<Vec<
     }
 }
 
-/// Revokes the device session `id` (`DELETE <sessions path><id>/`).
+/// Revokes the device session `id` (`DELETE <sessions path><id>/`). The
+/// configured path is checked as it is, before the id is appended (the id is
+/// an integer: one segment of digits and `-`), and the result again.
 pub(crate) async fn revoke(api: &AuthedClient, server: &ServerInfo, id: i64) -> Result<(), AccountError> {
     let path = path(server, |c| c.sessions_path.as_ref())?;
+    wire::endpoint(server, path)?;
     let target = format!("{}/{id}/", path.trim_end_matches('/'));
     let answer = send(api, api.request(reqwest::Method::DELETE, wire::endpoint(server, &target)?)).await?;
     match answer.status {
@@ -92,8 +95,7 @@ pub(crate) async fn change_password(
     let answer =
         send(api, wire::with_json(api.request(reqwest::Method::POST, wire::endpoint(server, path)?), &body)).await?;
     match answer.status {
-        200..=299 => login_answer(&answer)
-            .ok_or_else(|| AccountError::Configuration(format!("{path}: the answer has no new token"))),
+        200..=299 => login_answer(&answer).map_err(|e| AccountError::Configuration(format!("{path}: {e}"))),
         400 => Err(AccountError::Refused(answer.describe(&[old, new]))),
         _ => Err(unexpected(path, &answer, &[old, new])),
     }

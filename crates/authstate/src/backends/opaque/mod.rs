@@ -15,8 +15,9 @@ pub(crate) mod devices;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
+use super::answer::{self as answers, AnswerError};
 use super::wire::{self, Answer};
 use crate::login::LoginError;
 use crate::machine::ProbeResult;
@@ -49,7 +50,8 @@ impl OpaqueBackend {
 
     /// Signs in with a username and password (`{"username", "password"}` as
     /// JSON, plus `device_label` when given). 400, 401 and 403 are refused
-    /// credentials; another 4xx or a 2xx without a token is a configuration error.
+    /// credentials; another 4xx, or a 2xx without a usable token (missing,
+    /// with control characters or whitespace), is a configuration error.
     pub async fn login(
         &self,
         server: &ServerInfo,
@@ -63,8 +65,10 @@ impl OpaqueBackend {
             body["device_label"] = json!(label);
         }
         let answer = wire::credentials_login(&self.http, server, &config.login_path, &body, password).await?;
-        login_answer(&answer)
-            .ok_or_else(|| LoginError::Configuration(format!("{}: the sign-in answer has no token", config.login_path)))
+        login_answer(&answer).map_err(|e| {
+            tracing::warn!(server = %server.id, error = %e, "unusable sign-in answer");
+            LoginError::Configuration(format!("{}: {e}", config.login_path))
+        })
     }
 
     async fn send_with_token(
@@ -88,39 +92,39 @@ pub(crate) fn config(server: &ServerInfo) -> Result<&OpaqueTokenConfig, String> 
     }
 }
 
-/// A login (or password change) answer: `token` (or `key`/`access`), and the
-/// optional `session`, `other_sessions_count` and `multi_device` of seed `001_…`.
-pub(crate) fn login_answer(answer: &Answer) -> Option<OpaqueLogin> {
+/// A login (or password change) answer: `token` (or `key`/`access`/
+/// `access_token`), and the optional `session`, `other_sessions_count` and
+/// `multi_device` of seed `001_…`. The token is checked as
+/// [`answer`](crate::backends::answer) describes; device metadata that cannot
+/// be read is left out rather than failing the sign-in.
+pub(crate) fn login_answer(answer: &Answer) -> Result<OpaqueLogin, AnswerError> {
     #[derive(Deserialize)]
     struct Session {
         id: Option<i64>,
         device_label: Option<String>,
     }
     #[derive(Deserialize)]
-    struct Body {
-        #[serde(alias = "key", alias = "access", alias = "access_token")]
-        token: Option<String>,
+    struct Meta {
         session: Option<Session>,
         other_sessions_count: Option<u32>,
         multi_device: Option<bool>,
     }
-    let body: Body = answer.json()?;
-    let token = body.token.filter(|t| !t.is_empty())?;
-    let described = body.session.is_some() || body.other_sessions_count.is_some() || body.multi_device.is_some();
-    let device = described.then(|| {
-        let other_sessions = body.other_sessions_count.unwrap_or(0);
-        let session = body.session.unwrap_or(Session { id: None, device_label: None });
+    let Some(Value::Object(map)) = answer.json::<Value>() else { return Err(AnswerError::NotJson) };
+    let token = ["token", "key", "access", "access_token"].iter().find_map(|k| map.get(*k).filter(|v| !v.is_null()));
+    let token = answers::access_token(token)?;
+    let meta = serde_json::from_value::<Meta>(Value::Object(map)).ok();
+    let device = meta.filter(|m| m.session.is_some() || m.other_sessions_count.is_some() || m.multi_device.is_some());
+    let device = device.map(|meta| {
+        let other_sessions = meta.other_sessions_count.unwrap_or(0);
+        let session = meta.session.unwrap_or(Session { id: None, device_label: None });
         DeviceSummary {
             session_id: session.id,
             device_label: session.device_label,
             other_sessions,
-            multi_device: body.multi_device.unwrap_or(other_sessions > 0),
+            multi_device: meta.multi_device.unwrap_or(other_sessions > 0),
         }
     });
-    Some(OpaqueLogin {
-        grant: TokenGrant { access: Secret::new(token), refresh: None, id_token: None, expires_in: None },
-        device,
-    })
+    Ok(OpaqueLogin { grant: TokenGrant { access: token, refresh: None, id_token: None, expires_in: None }, device })
 }
 
 /// What a probe answer says about the token.
@@ -208,6 +212,10 @@ mod tests {
         assert!(device.multi_device);
         let knox = login_answer(&answer(200, r#"{"expiry": "2026-12-01T00:00:00Z", "token": "t"}"#)).unwrap();
         assert_eq!((knox.device, knox.grant.expires_in), (None, None));
-        assert!(login_answer(&answer(200, r#"{"token": ""}"#)).is_none());
+        assert_eq!(login_answer(&answer(200, r#"{"token": ""}"#)).err(), Some(AnswerError::NoAccessToken));
+        let crlf = login_answer(&answer(200, r#"{"token": "t\r\nX: 1"}"#)).err();
+        assert_eq!(crlf, Some(AnswerError::TokenCharacters("access token")));
+        let odd_meta = login_answer(&answer(200, r#"{"token": "t", "other_sessions_count": -1}"#)).unwrap();
+        assert_eq!(odd_meta.device, None, "unreadable metadata is left out");
     }
 }
