@@ -31,7 +31,9 @@ pub use cancel::CancelToken;
 pub use clock::ManualClock;
 pub use drafts::DraftStore;
 pub use error::AuthError;
-pub use logging::{LogLevel, LogRecord, LogSink, clear_log_sink, set_log_sink};
+pub use logging::{
+    FAILURES_BEFORE_DISABLING, LogLevel, LogRecord, LogSink, clear_log_sink, log_sink_failures, set_log_sink,
+};
 pub use manager::{ManagerOptions, ServerManager};
 pub use preauth::PreAuthState;
 pub use providers::{OpaqueTokenSettings, RefreshShape, TokenPairSettings, device_token_settings, simplejwt_settings};
