@@ -7,7 +7,8 @@
 //! device sessions),
 //! [`ServerSession`], [`DraftStore`], [`PreAuthState`], [`CancelToken`],
 //! [`ManualClock`]. Optional host callbacks: [`SecretStore`],
-//! [`KeyValueStore`], [`LogSink`].
+//! [`KeyValueStore`], [`LogSink`]. What opening the stores found:
+//! [`RestoreReport`].
 
 uniffi::setup_scaffolding!();
 
@@ -22,6 +23,7 @@ mod manager;
 mod preauth;
 mod providers;
 mod records;
+mod report;
 mod runtime;
 mod session;
 mod stores;
@@ -41,6 +43,7 @@ pub use records::{
     ExpiryReason, FailureReason, GuardDecision, LoginResult, ProbeResult, ProviderKind, ResponseVerdict,
     RevocationOutcome, ServerInfo, SessionState, TokenInfo,
 };
+pub use report::{RejectedRecord, RestoreReport, StoreNotice};
 pub use session::ServerSession;
 pub use stores::{KeyValueStore, SecretStore, StoreError};
 
