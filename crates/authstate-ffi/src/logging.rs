@@ -4,16 +4,17 @@
 //!
 //! The sink can never change an operation's outcome (DESIGN.md invariant
 //! 13): a sink that throws (which UniFFI turns into a panic) or panics is
-//! caught here, counted ([`log_sink_failures`]) and, after
-//! [`FAILURES_BEFORE_DISABLING`] failures in a row, removed. Records the core
-//! logs while the sink runs on the same thread (a sink that calls back into
-//! authstate) are dropped, never delivered recursively.
+//! caught here, counted ([`log_sink_failures`]) rather than printed by the
+//! panic hook, and, after [`FAILURES_BEFORE_DISABLING`] failures in a row,
+//! removed. Records the core logs while the sink runs on the same thread (a
+//! sink that calls back into authstate) are dropped, never delivered
+//! recursively.
 
 use std::cell::Cell;
 use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Once, OnceLock, RwLock};
 
 use tracing::field::{Field, Visit};
 use tracing::subscriber::Interest;
@@ -77,6 +78,7 @@ type Installed = (Arc<dyn LogSink>, LogLevel);
 
 static SINK: RwLock<Option<Installed>> = RwLock::new(None);
 static SUBSCRIBER: OnceLock<Result<(), String>> = OnceLock::new();
+static QUIET_SINK_PANICS: Once = Once::new();
 /// Calls to the installed sink that failed, since it was installed.
 static FAILURES: AtomicU64 = AtomicU64::new(0);
 /// Failures since the sink's last success.
@@ -100,6 +102,7 @@ pub fn set_log_sink(sink: Arc<dyn LogSink>, max_level: LogLevel) -> Result<(), A
         })
         .clone()
         .map_err(|detail| AuthError::Configuration { detail: format!("cannot install the log sink: {detail}") })?;
+    quiet_sink_panics();
     let mut slot = SINK.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     *slot = Some((sink, max_level));
     FAILURES.store(0, Ordering::Relaxed);
@@ -143,6 +146,20 @@ fn deliver(sink: &Arc<dyn LogSink>, record: LogRecord) {
             *slot = None;
         }
     }
+}
+
+/// Keeps the panic hook from printing the panics of a failing sink (UniFFI
+/// puts the foreign exception's whole stack trace in the message): they are
+/// counted instead. Every other panic reaches the hook that was installed.
+fn quiet_sink_panics() {
+    QUIET_SINK_PANICS.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !inside_sink() {
+                previous(info);
+            }
+        }));
+    });
 }
 
 fn inside_sink() -> bool {
