@@ -3,6 +3,9 @@ plus async iterators over the manager's connection revision.
 
 Observation is a loop over ``ServerManager.changed(after)``: no callback
 crosses the FFI. ``revisions`` yields revisions, ``states`` one server's state.
+A manager with a lock directory (``ManagerOptions.directory`` or
+``lock_directory``) follows other processes sharing it on its own, so both
+also see their sign-ins, refreshes and sign-outs, within a quarter second.
 
 Import ``authstate`` rather than ``authstate_ffi``: it also keeps CPython
 < 3.14 from aborting at exit after an async call (see ``_exit_guard``), and

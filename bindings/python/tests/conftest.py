@@ -12,7 +12,7 @@ for _path in (_PYTHON, _PYTHON / "generated"):  # `cargo xtask test` sets only g
         sys.path.insert(0, str(_path))
 
 import oidc_peer  # noqa: E402
-from support import Rig  # noqa: E402
+from support import FIGURES, Rig  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +33,11 @@ def peer():
 def rig(peer):
     """A factory of Rigs over the session's provider."""
     return lambda **kwargs: Rig(peer, **kwargs)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Prints what the tests measured (fault cases run, processes, timings)."""
+    if FIGURES:
+        terminalreporter.section("authstate figures")
+        for name, value in FIGURES.items():
+            terminalreporter.write_line(f"{name}: {value}")

@@ -9,6 +9,10 @@ import oidc_peer
 
 ALIAS = "idp"
 
+#: Measured figures the tests report at the end of the run (see conftest's
+#: ``pytest_terminal_summary``): name -> value.
+FIGURES = {}
+
 
 class Rig:
     """A manager with one server, the provider (alias `idp`), signed out; its

@@ -94,6 +94,24 @@ def device_session(rng):
     )
 
 
+def restore_report(rng):
+    names = lambda: [text(rng) for _ in range(rng.choice((0, 1, 3)))]  # noqa: E731
+    notice = lambda: rng.choice((  # noqa: E731
+        lambda: auth.StoreNotice.MOVED_ASIDE(file=text(rng), moved_to=text(rng), detail=text(rng)),
+        lambda: auth.StoreNotice.OTHER(detail=text(rng)),
+    ))()
+    return auth.RestoreReport(
+        restored=integer(rng, 32, False),
+        corrupt=names(),
+        tokens_missing=names(),
+        rejected=[auth.RejectedRecord(key=text(rng), problem=text(rng)) for _ in range(rng.choice((0, 2)))],
+        interrupted_refreshes=names(),
+        recovered_from_journal=names(),
+        notices=[notice() for _ in range(rng.choice((0, 1, 2)))],
+        is_clean=rng.random() < 0.5,
+    )
+
+
 GENERATORS = {
     "SessionState": (ffi._UniffiFfiConverterTypeSessionState, session_state),
     "String": (ffi._UniffiFfiConverterString, text),
@@ -106,8 +124,10 @@ GENERATORS = {
             expires_in_secs=maybe(rng, lambda: integer(rng, 64, True)),
             has_refresh_token=rng.random() < 0.5,
             has_id_token=rng.random() < 0.5,
+            persistence_pending=rng.random() < 0.5,
         ),
     ),
+    "RestoreReport": (ffi._UniffiFfiConverterTypeRestoreReport, restore_report),
     "Vec<DeviceSession>": (
         ffi._UniffiFfiConverterSequenceTypeDeviceSession,
         lambda rng: [device_session(rng) for _ in range(rng.choice((0, 1, 3, 50)))],

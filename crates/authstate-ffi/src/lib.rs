@@ -7,7 +7,8 @@
 //! device sessions),
 //! [`ServerSession`], [`DraftStore`], [`PreAuthState`], [`CancelToken`],
 //! [`ManualClock`]. Optional host callbacks: [`SecretStore`],
-//! [`KeyValueStore`], [`LogSink`].
+//! [`KeyValueStore`], [`LogSink`]. What opening the stores found:
+//! [`RestoreReport`].
 
 uniffi::setup_scaffolding!();
 
@@ -22,6 +23,7 @@ mod manager;
 mod preauth;
 mod providers;
 mod records;
+mod report;
 mod runtime;
 mod session;
 mod stores;
@@ -31,7 +33,9 @@ pub use cancel::CancelToken;
 pub use clock::ManualClock;
 pub use drafts::DraftStore;
 pub use error::AuthError;
-pub use logging::{LogLevel, LogRecord, LogSink, clear_log_sink, set_log_sink};
+pub use logging::{
+    FAILURES_BEFORE_DISABLING, LogLevel, LogRecord, LogSink, clear_log_sink, log_sink_failures, set_log_sink,
+};
 pub use manager::{ManagerOptions, ServerManager};
 pub use preauth::PreAuthState;
 pub use providers::{OpaqueTokenSettings, RefreshShape, TokenPairSettings, device_token_settings, simplejwt_settings};
@@ -39,6 +43,7 @@ pub use records::{
     ExpiryReason, FailureReason, GuardDecision, LoginResult, ProbeResult, ProviderKind, ResponseVerdict,
     RevocationOutcome, ServerInfo, SessionState, TokenInfo,
 };
+pub use report::{RejectedRecord, RestoreReport, StoreNotice};
 pub use session::ServerSession;
 pub use stores::{KeyValueStore, SecretStore, StoreError};
 

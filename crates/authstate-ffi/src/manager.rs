@@ -1,28 +1,38 @@
-//! `ServerManager` across the FFI: how it is built (stores, clock, HTTP),
-//! servers, per-server state, the connection revision and its async
-//! observation, route guards. Sign-in lives in [`crate::login`].
+//! `ServerManager` across the FFI: how it is built (stores, clock, HTTP, the
+//! lock directory shared with other processes), servers, per-server state,
+//! the connection revision and its async observation, route guards, and what
+//! opening the stores found. Sign-in lives in [`crate::login`].
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use authstate::clock::SharedClock;
 use authstate::http::{HttpConfig, build_client};
 use authstate::model::OidcConfig;
-use authstate::storage::{FileStore, KeyValueStore as CoreValues, MemoryStore, SecretStore as CoreSecrets};
+use authstate::storage::{
+    FileStore, KeyValueStore as CoreValues, MemoryStore, SecretStore as CoreSecrets, StoreNotice as CoreNotice,
+};
 use authstate::{Authenticator, Backends, ManagerConfig, Provider, SystemClock};
 
 use crate::clock::ManualClock;
 use crate::drafts::DraftStore;
 use crate::records::{GuardDecision, ServerInfo, SessionState};
+use crate::report::{RestoreReport, StoreNotice};
 use crate::session::ServerSession;
 use crate::stores::{HostSecrets, HostValues, KeyValueStore, SecretStore};
 use crate::{AuthError, runtime};
 
+/// How often a manager sharing a lock directory looks at the change counter
+/// (a memory load) to follow other processes.
+const FOLLOW_EVERY: Duration = Duration::from_millis(250);
+
 /// How a manager is built. Every field is optional.
 #[derive(Debug, Clone, Default, uniffi::Record)]
 pub struct ManagerOptions {
-    /// Keep state in atomic JSON files in this directory, for each store the
-    /// host does not supply. Without it (and without a host store): memory.
+    /// Keep state in atomic JSON files in this directory (`secrets.json`,
+    /// `state.json`, `drafts.json`), for each store the host does not supply.
+    /// Without it (and without a host store): memory. Created if missing.
     #[uniffi(default = None)]
     pub directory: Option<String>,
     /// Extra PEM certificates to trust for TLS (a development provider).
@@ -35,6 +45,14 @@ pub struct ManagerOptions {
     /// Give up on one HTTP request after this many seconds (default 30).
     #[uniffi(default = None)]
     pub request_timeout_secs: Option<u32>,
+    /// Share the stores with other processes through this directory (the App
+    /// Group container on iOS, `filesDir` on Android, any directory they all
+    /// reach): no process loses another's writes, one refresh is made per
+    /// token rotation between them, and each follows the others' sign-in,
+    /// refresh and sign-out (observers within a quarter of a second). Default:
+    /// `directory`, when given; otherwise one process. Created if missing.
+    #[uniffi(default = None)]
+    pub lock_directory: Option<String>,
 }
 
 /// Holds every server and its session. Reading state or the revision never
@@ -43,13 +61,21 @@ pub struct ManagerOptions {
 pub struct ServerManager {
     pub(crate) core: authstate::ServerManager,
     pub(crate) auth: Authenticator,
-    values: Arc<dyn CoreValues>,
+    drafts: authstate::DraftStore,
+    /// The drafts' own file, when they have one (its repairs are reported).
+    drafts_file: Option<Arc<FileStore>>,
+    report: RestoreReport,
+    /// What the drafts file repaired since the manager opened.
+    drafts_notices: Mutex<Vec<CoreNotice>>,
 }
 
 #[uniffi::export]
 impl ServerManager {
     /// A manager built from `options`, storing through the host's `secrets`
-    /// and `values` when given, timed by `clock` when given (tests).
+    /// and `values` when given, timed by `clock` when given (tests). A
+    /// directory that is empty is `InvalidInput`; one that cannot be created
+    /// or written is `Storage`. Read `restore_report()` afterwards: a corrupt
+    /// file is moved aside and reported there, not signed out silently.
     #[uniffi::constructor(default(secrets = None, values = None, clock = None))]
     pub fn new(
         options: ManagerOptions,
@@ -57,19 +83,35 @@ impl ServerManager {
         values: Option<Arc<dyn KeyValueStore>>,
         clock: Option<Arc<ManualClock>>,
     ) -> Result<Arc<Self>, AuthError> {
-        let dir = match options.directory.as_deref().map(str::trim) {
-            Some("") => return Err(AuthError::InvalidInput { detail: "empty directory".into() }),
-            dir => dir.map(std::path::Path::new),
+        let dir = usable_directory("directory", options.directory.as_deref())?;
+        let lock_dir = match usable_directory("lock_directory", options.lock_directory.as_deref())? {
+            Some(lock_dir) => Some(lock_dir),
+            None => dir.clone(),
         };
-        let secrets: Arc<dyn CoreSecrets> = match (secrets, dir) {
+        let file_in = |dir: &Path, name: &str| FileStore::open(dir.join(name));
+
+        // Rotated tokens may wait in the lock directory's journal only when it
+        // is as private as the secret store: the directory of the secrets file.
+        let tokens_in_lock_dir = secrets.is_none() && same_directory(dir.as_deref(), lock_dir.as_deref());
+        let secrets: Arc<dyn CoreSecrets> = match (secrets, &dir) {
             (Some(host), _) => Arc::new(HostSecrets(host)),
-            (None, Some(dir)) => Arc::new(FileStore::open(dir.join("secrets.json"))?),
+            (None, Some(dir)) => Arc::new(file_in(dir, "secrets.json")?),
             (None, None) => Arc::new(MemoryStore::new()),
         };
-        let values: Arc<dyn CoreValues> = match (values, dir) {
-            (Some(host), _) => Arc::new(HostValues(host)),
-            (None, Some(dir)) => Arc::new(FileStore::open(dir.join("state.json"))?),
+        let host_values = values.map(|host| Arc::new(HostValues(host)) as Arc<dyn CoreValues>);
+        let values: Arc<dyn CoreValues> = match (&host_values, &dir) {
+            (Some(host), _) => Arc::clone(host),
+            (None, Some(dir)) => Arc::new(file_in(dir, "state.json")?),
             (None, None) => Arc::new(MemoryStore::new()),
+        };
+        // Drafts change far more often than the server list: their own file.
+        let drafts_file = match (&host_values, &dir) {
+            (None, Some(dir)) => Some(Arc::new(file_in(dir, "drafts.json")?)),
+            _ => None,
+        };
+        let drafts_values: Arc<dyn CoreValues> = match &drafts_file {
+            Some(file) => Arc::clone(file) as Arc<dyn CoreValues>,
+            None => Arc::clone(&values),
         };
         let clock: SharedClock = clock.map_or_else(|| Arc::new(SystemClock) as SharedClock, |c| c.shared());
 
@@ -83,15 +125,25 @@ impl ServerManager {
         let client = build_client(http).map_err(|e| AuthError::Configuration { detail: e.to_string() })?;
         let backends = Arc::new(Backends::new(client, Arc::clone(&clock)));
 
-        let mut config = ManagerConfig::new(secrets, Arc::clone(&values))
-            .with_clock(clock)
+        let mut config = ManagerConfig::new(secrets, values)
+            .with_clock(Arc::clone(&clock))
             .with_refreshers(Arc::clone(&backends) as Arc<dyn authstate::RefresherFactory>);
         if let Some(secs) = options.refresh_threshold_secs {
             config = config.with_refresh_threshold(time::Duration::seconds(i64::from(secs)));
         }
+        if let Some(lock_dir) = &lock_dir {
+            config = config.with_lock_dir(lock_dir).with_tokens_in_lock_dir(tokens_in_lock_dir);
+        }
         let core = authstate::ServerManager::open(config)?;
+        if lock_dir.is_some() {
+            // Ends by itself once the manager is dropped.
+            runtime::spawn(core.follow_other_processes(FOLLOW_EVERY))?;
+        }
+        let opening_notices = drafts_file.as_ref().map(|file| file.take_notices()).unwrap_or_default();
+        let report = RestoreReport::of(core.restore_report(), &opening_notices);
         let auth = Authenticator::new(core.clone(), backends);
-        Ok(Arc::new(Self { core, auth, values }))
+        let drafts = authstate::DraftStore::new(drafts_values, clock);
+        Ok(Arc::new(Self { core, auth, drafts, drafts_file, report, drafts_notices: Mutex::default() }))
     }
 
     /// A manager over memory stores (tests, previews): nothing persists.
@@ -101,7 +153,8 @@ impl ServerManager {
     }
 
     /// A manager persisting to atomic JSON files in `directory` (desktop and
-    /// tests; mobile hosts pass platform stores to `new`).
+    /// tests; mobile hosts pass platform stores to `new`), shared with every
+    /// other process that opens the same directory.
     #[uniffi::constructor]
     pub fn with_files(directory: String) -> Result<Arc<Self>, AuthError> {
         Self::new(ManagerOptions { directory: Some(directory), ..ManagerOptions::default() }, None, None, None)
@@ -134,7 +187,8 @@ impl ServerManager {
         self.core.servers().iter().map(ServerInfo::from).collect()
     }
 
-    /// The session of server `alias`.
+    /// The session of server `alias`. Once the server is removed, the
+    /// session's calls fail with `UnknownServer` and its state is `NoSession`.
     pub fn session(&self, alias: String) -> Result<Arc<ServerSession>, AuthError> {
         let session = self.core.session(&alias).ok_or(AuthError::UnknownServer { detail: alias })?;
         Ok(ServerSession::new(session, self.core.clock()))
@@ -174,9 +228,36 @@ impl ServerManager {
         self.core.guard(&location, server_alias.as_deref(), is_public).into()
     }
 
-    /// Drafts stored beside this manager's state, timed by its clock.
+    /// Drafts stored beside this manager's state (their own file in
+    /// `directory`, else the host's `KeyValueStore`), timed by its clock.
     pub fn drafts(&self) -> Arc<DraftStore> {
-        DraftStore::new(authstate::DraftStore::new(Arc::clone(&self.values), self.core.clock()), self.core.clone())
+        DraftStore::new(self.drafts.clone(), self.core.clone())
+    }
+
+    /// What opening the stores found: servers restored, corrupt or refused
+    /// records, sessions whose tokens were missing, interrupted refreshes,
+    /// tokens recovered from the journal, and files moved aside. Never blocks.
+    pub fn restore_report(&self) -> RestoreReport {
+        self.report.clone()
+    }
+
+    /// What the stores repaired since the manager opened (a corrupt file
+    /// moved aside, with where its content went), oldest first. What they
+    /// repaired while opening is in `restore_report()`.
+    pub fn store_notices(&self) -> Vec<StoreNotice> {
+        let mut drafts = self.drafts_notices.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(file) = &self.drafts_file {
+            drafts.extend(file.take_notices());
+        }
+        self.core.store_notices().iter().chain(drafts.iter()).map(StoreNotice::from).collect()
+    }
+
+    /// Re-reads the stores now if another process changed them (servers
+    /// added or removed, sign-ins, refreshes, sign-outs), and retries saving
+    /// state the stores refused. A manager with a lock directory also does
+    /// this on its own four times a second.
+    pub fn catch_up(&self) {
+        self.core.catch_up();
     }
 
     /// Call when the app returns to the foreground: every session whose token
@@ -189,4 +270,50 @@ impl ServerManager {
         })
         .await
     }
+}
+
+/// The directory named by option `field`, created if missing and checked
+/// writable: `InvalidInput` when it is blank, `Storage` when it cannot be
+/// created or written.
+fn usable_directory(field: &str, value: Option<&str>) -> Result<Option<PathBuf>, AuthError> {
+    let Some(value) = value else { return Ok(None) };
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(AuthError::InvalidInput { detail: format!("{field} is empty") });
+    }
+    let dir = PathBuf::from(trimmed);
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&dir)
+        .map_err(|e| AuthError::Storage { detail: format!("{field} {} cannot be created: {e}", dir.display()) })?;
+    probe_writable(&dir)
+        .map_err(|e| AuthError::Storage { detail: format!("{field} {} is not writable: {e}", dir.display()) })?;
+    Ok(Some(dir))
+}
+
+/// Whether `a` and `b` are both given and name the same directory.
+fn same_directory(a: Option<&Path>, b: Option<&Path>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        },
+        _ => false,
+    }
+}
+
+/// Creates, writes and removes a file of a name no other process uses.
+fn probe_writable(dir: &Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PROBES: AtomicU64 = AtomicU64::new(0);
+    let name = format!(".authstate-probe-{}-{}", std::process::id(), PROBES.fetch_add(1, Ordering::Relaxed));
+    let path = dir.join(name);
+    let written =
+        std::fs::OpenOptions::new().write(true).create_new(true).open(&path).and_then(|mut f| f.write_all(b"ok"));
+    let removed = std::fs::remove_file(&path);
+    written.and(removed)
 }

@@ -49,6 +49,10 @@ pub enum ExpiryReason {
     /// request shape): fix the server entry; signing in again works until
     /// the next refresh.
     Misconfigured,
+    /// A refresh was cut short (the app was killed after sending the refresh
+    /// token, before saving the answer), and the server then refused that
+    /// refresh token: it had rotated it. Nothing the user did; sign in again.
+    RefreshInterrupted,
 }
 
 impl From<model::ExpiryReason> for ExpiryReason {
@@ -59,6 +63,7 @@ impl From<model::ExpiryReason> for ExpiryReason {
             model::ExpiryReason::Unauthorized => Self::Unauthorized,
             model::ExpiryReason::StaleToken => Self::StaleToken,
             model::ExpiryReason::Misconfigured => Self::Misconfigured,
+            model::ExpiryReason::RefreshInterrupted => Self::RefreshInterrupted,
             _ => Self::Marked,
         }
     }
@@ -125,14 +130,20 @@ pub struct TokenInfo {
     pub has_refresh_token: bool,
     /// Whether an OpenID Connect ID token is held.
     pub has_id_token: bool,
+    /// Whether these tokens are in use but not saved yet: the stores refused
+    /// them (a locked Keychain, a full disk). They are saved at the next call
+    /// and at `on_resume`; the connection revision moves when this changes.
+    #[uniffi(default = false)]
+    pub persistence_pending: bool,
 }
 
 impl TokenInfo {
-    pub(crate) fn of(tokens: &model::Tokens, now: time::OffsetDateTime) -> Self {
+    pub(crate) fn of(tokens: &model::Tokens, now: time::OffsetDateTime, persistence_pending: bool) -> Self {
         Self {
             expires_in_secs: tokens.expires_in(now),
             has_refresh_token: tokens.refresh.is_some(),
             has_id_token: tokens.id_token.is_some(),
+            persistence_pending,
         }
     }
 }

@@ -13,7 +13,8 @@ use crate::records::{ProbeResult, ResponseVerdict, ServerInfo, SessionState, Tok
 use crate::{AuthError, runtime};
 
 /// One server's session. Getters never block; async methods share one
-/// refresh among all concurrent callers.
+/// refresh among all concurrent callers. Once its server is removed, every
+/// fallible call fails with `UnknownServer` and `state()` is `NoSession`.
 #[derive(uniffi::Object)]
 pub struct ServerSession {
     core: Arc<authstate::ServerSession>,
@@ -26,15 +27,27 @@ impl ServerSession {
             return Ok(token);
         }
         let core = Arc::clone(&self.core);
-        runtime::run(async move {
+        let token = runtime::run(async move {
             let token = core.fresh_access_token_with(cancel.as_deref().map(CancelToken::core)).await?;
             Ok(token.expose().to_owned())
         })
-        .await
+        .await;
+        self.checked(token)
     }
 
     pub(crate) fn new(core: Arc<authstate::ServerSession>, clock: authstate::clock::SharedClock) -> Arc<Self> {
         Arc::new(Self { core, clock })
+    }
+
+    /// `result`, with any failure of a removed server's session named as
+    /// such (whatever the core found first: signed out, removed, ...).
+    fn checked<T>(&self, result: Result<T, AuthError>) -> Result<T, AuthError> {
+        result.map_err(|error| match error {
+            _ if self.core.is_removed() => {
+                AuthError::UnknownServer { detail: format!("server {} was removed", self.core.info().alias) }
+            }
+            error => error,
+        })
     }
 }
 
@@ -54,7 +67,23 @@ impl ServerSession {
     /// What is known about the tokens (never the tokens), when signed in.
     pub fn token_info(&self) -> Option<TokenInfo> {
         let now = self.clock.now();
-        self.core.inspect(|state| state.tokens().map(|tokens| TokenInfo::of(tokens, now)))
+        let pending = self.core.persistence_pending();
+        self.core.inspect(|state| state.tokens().map(|tokens| TokenInfo::of(tokens, now, pending)))
+    }
+
+    /// Whether the session's current state (rotated tokens, a sign-in, a
+    /// sign-out) is in use but not saved yet, because the stores refused it
+    /// (a locked Keychain before first unlock, a full disk). It is saved at
+    /// every later call and at `on_resume`, never replaced by older tokens;
+    /// the connection revision moves when this changes. Never blocks.
+    pub fn persistence_pending(&self) -> bool {
+        self.core.persistence_pending()
+    }
+
+    /// Whether the server was removed: the session holds nothing and sends
+    /// nothing any more.
+    pub fn is_removed(&self) -> bool {
+        self.core.is_removed()
     }
 
     /// Whether the session is `Active`.
@@ -83,9 +112,11 @@ impl ServerSession {
     }
 
     /// Refreshes now, whatever the token's age (shared with concurrent callers).
+    /// `Storage` means the new tokens are in use but not saved yet
+    /// (`persistence_pending()`); they are saved at the next chance.
     pub async fn refresh(&self) -> Result<(), AuthError> {
         let core = Arc::clone(&self.core);
-        runtime::run(async move { Ok(core.refresh().await?) }).await
+        self.checked(runtime::run(async move { Ok(core.refresh().await?) }).await)
     }
 
     /// Reports a response the host received with `token_used`. A 401 with the
@@ -110,18 +141,20 @@ impl ServerSession {
     /// On a signed-out session it does nothing: a late 401 after sign-out is
     /// a normal race, not an error.
     pub fn mark_expired(&self) -> Result<(), AuthError> {
-        match self.core.mark_expired(CoreExpiry::Marked) {
+        let result = match self.core.mark_expired(CoreExpiry::Marked) {
             Ok(()) | Err(SessionError::InvalidTransition(_)) => Ok(()),
             Err(error) => Err(error.into()),
-        }
+        };
+        self.checked(result)
     }
 
     /// Signs out on this device only, without contacting the server.
     pub fn sign_out_locally(&self) -> Result<(), AuthError> {
-        match self.core.logout() {
+        let result = match self.core.logout() {
             Ok(()) | Err(SessionError::InvalidTransition(_)) => Ok(()),
             Err(error) => Err(error.into()),
-        }
+        };
+        self.checked(result)
     }
 
     /// Asks the server whether it still accepts the token (OpaqueToken
@@ -129,7 +162,7 @@ impl ServerSession {
     /// session with no error; `Unreachable` changes nothing.
     pub async fn probe(&self) -> Result<ProbeResult, AuthError> {
         let core = Arc::clone(&self.core);
-        runtime::run(async move { Ok(core.probe().await?.into()) }).await
+        self.checked(runtime::run(async move { Ok(core.probe().await?.into()) }).await)
     }
 
     /// What a multi-device server last said about this device's session
@@ -151,6 +184,6 @@ impl ServerSession {
     /// expired meanwhile.
     pub async fn on_resume(&self) -> Result<(), AuthError> {
         let core = Arc::clone(&self.core);
-        runtime::run(async move { Ok(core.on_resume().await?) }).await
+        self.checked(runtime::run(async move { Ok(core.on_resume().await?) }).await)
     }
 }
