@@ -100,8 +100,8 @@ impl FileStore {
             store.remove_orphans();
         }
         store.refresh(&mut store.cache.lock())?;
-        let first_moved_aside = store.notices.lock().iter().find_map(|n| match n {
-            StoreNotice::MovedAside { moved_to, .. } => Some(moved_to.clone()),
+        let first_moved_aside = store.notices.lock().first().map(|n| match n {
+            StoreNotice::MovedAside { moved_to, .. } => moved_to.clone(),
         });
         Ok(Self { first_moved_aside, ..store })
     }
