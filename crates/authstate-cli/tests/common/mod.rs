@@ -66,9 +66,13 @@ impl Machine {
     }
 
     /// `authstate --store-dir … [--secrets file] [--ca-cert …] <args>`, with
-    /// no AUTHSTATE_* variable inherited from the caller's environment.
+    /// no AUTHSTATE_* variable inherited from the caller's environment. The
+    /// binary is this build's, or the one `AUTHSTATE_CLI_BIN` names (a
+    /// release build, for timings).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(assert_cmd::cargo::cargo_bin!("authstate"));
+        let binary = std::env::var_os("AUTHSTATE_CLI_BIN")
+            .map_or_else(|| PathBuf::from(assert_cmd::cargo::cargo_bin!("authstate")), PathBuf::from);
+        let mut command = Command::new(binary);
         for var in ["AUTHSTATE_STORE_DIR", "AUTHSTATE_SECRETS", "AUTHSTATE_CA_CERT", "DISPLAY", "WAYLAND_DISPLAY"] {
             command.env_remove(var);
         }
