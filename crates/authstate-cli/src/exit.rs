@@ -14,7 +14,7 @@ use authstate::backends::oidc::LoopbackError;
 use authstate::http::HttpSetupError;
 use authstate::model::ServerInputError;
 use authstate::storage::StorageError;
-use authstate::{AccountError, LoginError, ManagerError, SessionError};
+use authstate::{AccountError, ExpiryReason, LoginError, ManagerError, SessionError};
 
 use crate::output::reason_text;
 
@@ -29,7 +29,7 @@ macro_rules! exit_codes_help {
   4  sign-in required (never signed in, signed out, expired, credentials refused)
   5  server unreachable or busy: try again later (network, timeout, 5xx, 429)
   6  server or configuration error (endpoints, discovery, TLS setup, permission denied)
-  7  secret store or local storage unavailable, or not private to you"
+  7  secret store or local storage unavailable or full, or not private to you"
     };
 }
 pub(crate) use exit_codes_help;
@@ -133,6 +133,11 @@ impl CliError {
         }
     }
 
+    /// What the failure means to a script.
+    pub fn exit(&self) -> Exit {
+        self.exit
+    }
+
     /// The process exit code.
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(self.exit as u8)
@@ -194,6 +199,11 @@ impl From<SessionError> for CliError {
     fn from(error: SessionError) -> Self {
         match error {
             SessionError::SignedOut => Self::new(Exit::SignInRequired, "not signed in"),
+            SessionError::SignInRequired { reason: ExpiryReason::RefreshInterrupted } => Self::new(
+                Exit::SignInRequired,
+                "the refresh was interrupted before the server's answer was saved, and the server no longer \
+                 accepts the old refresh token (it rotated it): sign in again",
+            ),
             SessionError::SignInRequired { reason } => {
                 Self::new(Exit::SignInRequired, format!("the session has expired ({})", reason_text(reason)))
             }
@@ -260,13 +270,16 @@ impl From<AccountError> for CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use authstate::ExpiryReason;
 
     #[test]
     fn codes_follow_what_to_do() {
         assert_eq!(CliError::from(SessionError::SignedOut).exit, Exit::SignInRequired);
         let expired = SessionError::SignInRequired { reason: ExpiryReason::RefreshRejected };
         assert_eq!(CliError::from(expired).exit, Exit::SignInRequired);
+        let interrupted = CliError::from(SessionError::SignInRequired { reason: ExpiryReason::RefreshInterrupted });
+        assert_eq!(interrupted.exit, Exit::SignInRequired);
+        assert!(interrupted.message.contains("the refresh was interrupted"), "{}", interrupted.message);
+        assert!(!interrupted.message.contains("rejected"), "{}", interrupted.message);
         assert_eq!(CliError::from(LoginError::InvalidCredentials("no".into())).exit, Exit::SignInRequired);
         assert_eq!(CliError::from(LoginError::UnknownServer("x".into())).exit, Exit::UnknownServer);
         assert_eq!(CliError::from(LoginError::Configuration("404".into())).exit, Exit::ServerError);

@@ -11,7 +11,6 @@ mod app;
 mod cli;
 mod commands;
 mod exit;
-mod lock;
 mod output;
 mod permissions;
 mod prompt;

@@ -94,6 +94,7 @@ pub fn reason_text(reason: ExpiryReason) -> &'static str {
         ExpiryReason::StaleToken => "the server no longer accepts the token",
         ExpiryReason::Marked => "marked expired",
         ExpiryReason::Misconfigured => "the refresh endpoint is misconfigured",
+        ExpiryReason::RefreshInterrupted => "a refresh was interrupted and the server rotated the tokens meanwhile",
         _ => "expired",
     }
 }

@@ -1,7 +1,8 @@
 //! Who may read and write the store directory: it must be the user's own
-//! and private (0700), and every file the CLI keeps in it (`state.json`,
-//! `secrets.json`, `lock`, `secret-store`, copies moved aside as corrupt)
-//! the user's own and 0600.
+//! and private (0700), and every file the CLI and the core keep in it
+//! (`state.json`, `secrets.json`, `secret-store`, the refresh journals
+//! `<alias>.lease`, the lock files, copies moved aside as corrupt) the
+//! user's own and 0600.
 //!
 //! Guarantees (Unix; elsewhere these checks pass): checked before anything
 //! is read, under a directory already made private, so nobody else can swap
@@ -12,7 +13,8 @@
 //!   another user or leading to their file, and a file that other users can
 //!   write are refused (exit 7) and left as they are: tokens and server
 //!   settings are never read from a file someone else owns or could have
-//!   written (like OpenSSH with a private key).
+//!   written (like OpenSSH with a private key). A refresh journal counts as
+//!   read: the next command adopts what it holds.
 
 use std::path::Path;
 
@@ -22,20 +24,26 @@ use crate::exit::CliError;
 /// loose one is treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileRole {
-    /// Read at open (`state.json`, `secrets.json`, `secret-store`): refused
-    /// when another user owns it or can write it.
+    /// Read at open (`state.json`, `secrets.json`, `secret-store`, the
+    /// refresh journals): refused when another user owns it or can write it.
     Read,
-    /// The lock file: only locked, never read; refused when another user
-    /// owns it, tightened otherwise.
+    /// A lock file or the change counter: never holds a secret nor a state;
+    /// refused when another user owns it, tightened otherwise.
     Lock,
     /// A copy moved aside as corrupt: never read again, but it may hold
     /// tokens; tightened when ours, left alone otherwise.
     Kept,
 }
 
-/// The files the CLI keeps in `dir`, checked at every open: the ones it
-/// reads and its lock. Copies moved aside as corrupt are checked too.
+/// The files the CLI reads in the store directory, checked at every open.
 pub const READ_FILES: [&str; 3] = ["state.json", "secrets.json", crate::secrets::RECORD_FILE];
+
+/// The files the core locks (or maps) in the store directory, which is also
+/// its lock directory: the commit lock, the change counter, the file stores' locks.
+pub const LOCK_FILES: [&str; 4] = ["authstate.lock", "authstate.changes", "state.json.lock", "secrets.json.lock"];
+
+/// A server's refresh lease and journal is `<alias>.lease`.
+const JOURNAL_SUFFIX: &str = ".lease";
 
 /// Checks (and, where it is the user's own, tightens) the store directory `dir`.
 pub fn check_dir(dir: &Path) -> Result<(), CliError> {
@@ -48,17 +56,23 @@ pub fn check_file(path: &Path, role: FileRole) -> Result<(), CliError> {
     imp::check_file(path, role)
 }
 
-/// Checks every file the CLI reads in `dir`, and the corrupt copies it moved
+/// Checks every file the CLI and the core keep in `dir`: the ones read at
+/// open, the refresh journals, the lock files, and the corrupt copies moved
 /// aside there.
 pub fn check_store_files(dir: &Path) -> Result<(), CliError> {
     for name in READ_FILES {
         check_file(&dir.join(name), FileRole::Read)?;
     }
+    for name in LOCK_FILES {
+        check_file(&dir.join(name), FileRole::Lock)?;
+    }
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if READ_FILES.iter().any(|kept| name.starts_with(&format!("{kept}.corrupt-"))) {
+        if name.ends_with(JOURNAL_SUFFIX) {
+            check_file(&entry.path(), FileRole::Read)?;
+        } else if READ_FILES.iter().any(|kept| name.starts_with(&format!("{kept}.corrupt-"))) {
             check_file(&entry.path(), FileRole::Kept)?;
         }
     }

@@ -108,7 +108,7 @@ async fn oidc_login_token_refresh_status_and_logout() {
 
 /// Scripts run `token` in parallel (`make -j`, `xargs -P`). Each call is its
 /// own process, so the core's per-process single flight cannot help: the
-/// store directory's lock must, or two processes present the same rotating
+/// server's refresh lease must, or two processes present the same rotating
 /// refresh token and the provider kills the grant.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_token_calls_share_one_refresh() {

@@ -72,16 +72,32 @@ fn a_secrets_file_open_to_others_is_tightened_with_one_warning_and_still_used() 
 }
 
 #[test]
-fn a_state_file_and_lock_open_to_others_are_tightened() {
+fn the_state_file_journal_and_lock_files_open_to_others_are_tightened() {
     let machine = signed_in_machine();
-    for name in ["state.json", "lock"] {
+    let names = ["state.json", "prod.lease", "authstate.lock", "authstate.changes", "state.json.lock"];
+    for name in names {
         set_mode(&machine.store_dir().join(name), 0o640);
     }
     let run = machine.run(&["status"]).success();
-    assert_eq!(warnings(&run.stderr).len(), 2, "one warning per file\n{run}");
-    for name in ["state.json", "lock"] {
+    assert_eq!(warnings(&run.stderr).len(), names.len(), "one warning per file\n{run}");
+    for name in names {
         assert_eq!(mode(&machine.store_dir().join(name)), 0o600, "{name}");
     }
+}
+
+#[test]
+fn a_refresh_journal_others_can_write_is_refused_unread() {
+    let machine = signed_in_machine();
+    let journal = machine.store_dir().join("prod.lease");
+    set_mode(&journal, 0o666);
+    machine
+        .run(&["token", "prod"])
+        .code(7)
+        .one_line_error()
+        .stderr_has(journal.to_str().expect("utf-8"))
+        .stderr_has("writable by other users")
+        .reveals_none(&["offline-token"]);
+    assert_eq!(mode(&journal), 0o666, "a refused file is left as it is");
 }
 
 #[test]

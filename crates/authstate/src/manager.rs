@@ -145,6 +145,17 @@ impl ServerManager {
         notices.clone()
     }
 
+    /// Makes sure the refresh journal of `alias` exists with all its blocks
+    /// allocated (it is otherwise created at the first refresh), so that a
+    /// disk that fills up later can still keep rotated tokens and name an
+    /// interrupted refresh. Call it after a sign-in. True when the journal
+    /// is ready; false without a lock directory, for an unknown alias, or
+    /// when there is no room for it. Cheap once done.
+    pub fn prepare_journal(&self, alias: &str) -> bool {
+        let (Some(coordination), Some(session)) = (&self.inner.coordination, self.find(alias)) else { return false };
+        coordination.prepare_journal(&session.info().alias)
+    }
+
     /// Every server, in alias order.
     pub fn servers(&self) -> Vec<ServerInfo> {
         self.inner.servers.read().iter().map(|s| s.info().clone()).collect()

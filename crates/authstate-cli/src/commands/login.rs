@@ -4,10 +4,13 @@
 //! Guarantees: the sign-in URL is always printed on stderr, and opening a
 //! browser never blocks the login; the password is read without echo (or
 //! from stdin), sent once, and never printed, logged or put in an error; a
-//! login whose tokens could not be saved is an error (the next command would
-//! not find them), and so is, before any password is sent, a keyring that
-//! does not keep entries from one process to the next unless the store
-//! directory can switch to the file store (see `secrets.rs`).
+//! login whose tokens could not be saved is an error (exit 7, saying whether
+//! the next command finds them in the refresh journal), and so is, before
+//! any password is sent, a keyring that does not keep entries from one
+//! process to the next unless the store directory can switch to the file
+//! store (see `secrets.rs`). A successful login allocates the server's
+//! refresh journal, so that a disk that fills up later can still keep
+//! rotated tokens.
 
 use std::time::Duration;
 
@@ -21,9 +24,9 @@ use crate::output::{say, spin};
 use crate::prompt;
 use crate::secrets;
 
-/// Signs in to the server `args.alias`. The store directory's lock is held
-/// only while the stores are read or written and a server is asked, never
-/// while waiting for the browser or the password.
+/// Signs in to the server `args.alias`. The stores are opened again after
+/// the browser or the password prompt, so a login sees what other commands
+/// did meanwhile.
 pub async fn run(global: &GlobalArgs, args: &LoginArgs) -> Result<(), CliError> {
     // Before this process touches the keyring: its check runs in processes
     // started as the next command will be.
@@ -69,7 +72,7 @@ async fn browser_login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), CliE
     let outcome = spin("Completing the sign-in", app.auth.complete_login(&callback))
         .await
         .map_err(|e| CliError::from(e).for_server(alias))?;
-    finish(alias, &outcome)
+    finish(&app, alias, &outcome)
 }
 
 async fn password_login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), CliError> {
@@ -89,15 +92,20 @@ async fn password_login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Cli
     let outcome = spin("Signing in", app.auth.sign_in_with_password(alias, &username, &password, Some(&label)))
         .await
         .map_err(|e| CliError::from(e).for_server(alias).redact(password.expose()))?;
-    finish(alias, &outcome)
+    finish(&app, alias, &outcome)
 }
 
-/// Says what the server said about this device (the core saved it).
-fn finish(alias: &str, outcome: &LoginOutcome) -> Result<(), CliError> {
+/// Says what the server said about this device (the core saved it), after
+/// making room for the server's refresh journal.
+fn finish(app: &App, alias: &str, outcome: &LoginOutcome) -> Result<(), CliError> {
     if !outcome.persisted {
-        return Err(CliError::storage("signed in, but the tokens could not be saved to the secret store")
-            .for_server(alias)
-            .with_hint("check the secret store (or use `--secrets file`), then sign in again"));
+        return Err(app.pending_error(alias, Some("signed in, but the tokens could not be saved")));
+    }
+    if !app.manager.prepare_journal(alias) {
+        say(&format!(
+            "warning: {alias}: no room for its refresh journal {}; a refresh while the disk is full could lose the session",
+            app.journal_path(alias).display()
+        ));
     }
     say(&format!("Signed in to {alias} ({}).", outcome.server.id));
     if let Some(device) = outcome.device.as_ref().filter(|d| d.other_sessions > 0) {

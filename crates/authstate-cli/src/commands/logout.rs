@@ -1,5 +1,11 @@
 //! `logout <alias>`: signs out locally at once, then revokes at the server
 //! when it can, and says which of the two happened.
+//!
+//! Guarantees: the server is asked to revoke whatever the local sign-out
+//! does; a sign-out the stores refuse (a full disk) stays in effect in this
+//! command, is kept in the refresh journal where the disk allows it (the
+//! next commands then find the server signed out, as `status` shows), and
+//! ends with exit 7 saying what remains on disk (see `App::settle`).
 
 use authstate::RevocationOutcome;
 
@@ -8,14 +14,13 @@ use crate::exit::CliError;
 use crate::output::{say, spin};
 
 /// Signs out of `alias` and reports what the server did. The device is
-/// signed out whatever the server says (exit 0); only a secret store that
-/// cannot delete the tokens fails (exit 7).
+/// signed out whatever the server says (exit 0); a store that cannot record
+/// it fails (exit 7), after the line about the server.
 pub async fn run(app: &App, alias: &str) -> Result<(), CliError> {
-    app.session(alias)?;
-    let report =
-        spin("Signing out", app.auth.sign_out(alias)).await.map_err(|e| CliError::from(e).for_server(alias))?;
+    let session = app.session(alias)?;
+    let (report, local) = spin("Signing out", session.sign_out_reporting()).await;
     say(&sign_out_text(alias, &report.revocation));
-    Ok(())
+    local.map_err(|e| CliError::from(e).for_server(alias))
 }
 
 /// What a sign-out did, in one line (shared with `server remove`).

@@ -118,9 +118,12 @@ pub fn list(app: &App, as_json: bool) -> Result<(), CliError> {
 pub async fn remove(app: &App, alias: &str) -> Result<(), CliError> {
     let session = app.session(alias)?;
     if session.state_kind() != StateKind::NoSession {
-        let report =
-            spin("Signing out", app.auth.sign_out(alias)).await.map_err(|e| CliError::from(e).for_server(alias))?;
+        let (report, local) = spin("Signing out", session.sign_out_reporting()).await;
         say(&sign_out_text(alias, &report.revocation));
+        if let Err(e) = local {
+            say(&format!("{alias} was not removed."));
+            return Err(CliError::from(e).for_server(alias));
+        }
     }
     app.manager.remove_server(alias).map_err(|e| CliError::from(e).for_server(alias))?;
     say(&format!("Removed {alias}."));

@@ -1,6 +1,9 @@
 //! `status`: every server's sign-in state, how long its access token has
-//! left, and how many other devices the account is signed in on. Reads the
-//! stores only: no network.
+//! left, and how many other devices the account is signed in on. No
+//! network; the only write is an earlier command's state that the stores
+//! refused, saved at open if they now take it. A state still waiting to be
+//! saved (kept in a refresh journal) is shown as it is in use, marked
+//! `(not saved)`, as `token` and `logout` describe it.
 
 use authstate::{ServerSession, StateKind};
 use serde::Serialize;
@@ -25,6 +28,9 @@ struct Row {
     expires_in_secs: Option<i64>,
     /// Other devices signed in to the account, when a multi-device server said.
     other_devices: Option<u32>,
+    /// The state is in use but the stores could not save it yet (it is kept
+    /// in the server's refresh journal where the disk allows).
+    persistence_pending: bool,
 }
 
 /// Prints the status of every server.
@@ -46,6 +52,7 @@ pub fn run(app: &App, as_json: bool) -> Result<(), CliError> {
             (StateKind::Expired, Some(reason)) => format!("expired ({reason})"),
             (StateKind::Expired, None) => "expired".to_owned(),
         };
+        let state = if r.persistence_pending { format!("{state} (not saved)") } else { state };
         let expires = r.expires_in_secs.map_or_else(|| "-".to_owned(), human_duration);
         let others = r.other_devices.map_or_else(|| "-".to_owned(), |n| n.to_string());
         table.row(vec![r.alias.clone(), r.url.clone(), state, expires, others]);
@@ -65,5 +72,6 @@ fn row(session: &ServerSession, now: OffsetDateTime) -> Row {
         expiry_reason: state.expiry_reason().map(reason_text),
         expires_in_secs: state.tokens().and_then(|t| t.expires_in(now)),
         other_devices: device.map(|d| d.other_sessions),
+        persistence_pending: session.persistence_pending(),
     }
 }

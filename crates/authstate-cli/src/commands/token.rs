@@ -1,6 +1,12 @@
 //! `token <alias>`: a usable access token on stdout, refreshed first when it
 //! is due, followed by a newline and nothing else (everything else goes to
 //! stderr), so `$(authstate token prod)` is the token.
+//!
+//! Guarantees: parallel calls for one server share one refresh (the core's
+//! refresh lease), calls for different servers run side by side; rotated
+//! tokens that could not be saved are printed (the server retired the old
+//! ones) but never reported as a plain success: the command then exits 7
+//! saying where they are kept (see `App::settle`).
 
 use serde::Serialize;
 

@@ -66,9 +66,13 @@ impl Machine {
     }
 
     /// `authstate --store-dir … [--secrets file] [--ca-cert …] <args>`, with
-    /// no AUTHSTATE_* variable inherited from the caller's environment.
+    /// no AUTHSTATE_* variable inherited from the caller's environment. The
+    /// binary is this build's, or the one `AUTHSTATE_CLI_BIN` names (a
+    /// release build, for timings).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(assert_cmd::cargo::cargo_bin!("authstate"));
+        let binary = std::env::var_os("AUTHSTATE_CLI_BIN")
+            .map_or_else(|| PathBuf::from(assert_cmd::cargo::cargo_bin!("authstate")), PathBuf::from);
+        let mut command = Command::new(binary);
         for var in ["AUTHSTATE_STORE_DIR", "AUTHSTATE_SECRETS", "AUTHSTATE_CA_CERT", "DISPLAY", "WAYLAND_DISPLAY"] {
             command.env_remove(var);
         }
@@ -152,6 +156,49 @@ impl Machine {
         let token = run.stdout.strip_suffix('\n').unwrap_or_else(|| panic!("token output lacks its newline\n{run}"));
         assert!(!token.is_empty() && !token.contains(char::is_whitespace), "stdout is not one token\n{run}");
         token.to_owned()
+    }
+
+    /// Makes the stored access token of `alias` expired (its `expires_at`
+    /// in `secrets.json` set in the past), so the next `token` refreshes
+    /// whatever the server's token lifetime. File secrets only; no command
+    /// may be running.
+    pub fn expire_access_token(&self, alias: &str) {
+        assert!(!self.keyring, "expire_access_token edits secrets.json");
+        let path = self.store_dir().join("secrets.json");
+        let text = std::fs::read_to_string(&path).expect("secrets.json exists");
+        let mut doc: serde_json::Value = serde_json::from_str(&text).expect("secrets.json is JSON");
+        let entry = &mut doc["entries"][format!("authstate.tokens.{alias}")];
+        let mut record: serde_json::Value =
+            serde_json::from_str(entry.as_str().expect("a tokens entry")).expect("the tokens record is JSON");
+        record["tokens"]["expires_at"] = "2000-01-01T00:00:00Z".into();
+        *entry = record.to_string().into();
+        // Not a `secrets.json.tmp-*` name: those are the store's own, which must never be left behind.
+        let edit = self.store_dir().join("secrets.json.edit");
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        std::io::Write::write_all(&mut options.open(&edit).expect("create the edit"), doc.to_string().as_bytes())
+            .expect("write the edited secrets");
+        std::fs::rename(&edit, &path).expect("replace secrets.json");
+    }
+
+    /// The refresh token stored for `alias` (file secrets).
+    pub fn stored_refresh_token(&self, alias: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.store_dir().join("secrets.json")).ok()?;
+        let doc: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let record: serde_json::Value =
+            serde_json::from_str(doc["entries"][format!("authstate.tokens.{alias}")].as_str()?).ok()?;
+        record["tokens"]["refresh"].as_str().map(str::to_owned)
+    }
+
+    /// Temporary files a store writer left in the store directory (`*.tmp-*`).
+    pub fn temporary_files(&self) -> Vec<String> {
+        std::fs::read_dir(self.store_dir())
+            .expect("list the store dir")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| name.contains(".tmp-"))
+            .collect()
     }
 
     /// `status --json`, parsed: the row of `alias`.
@@ -319,4 +366,91 @@ impl Drop for Background {
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
+}
+
+/// Signs `alias` (an OIDC server of the test provider) in through the
+/// loopback receiver, playing the browser as `alice`.
+pub async fn browser_login(machine: &Machine, alias: &str) -> Run {
+    let mut login = machine.spawn(&["login", alias, "--no-browser", "--timeout", "120"]);
+    let url = login.wait_for_line("Open this URL to sign in: ", Duration::from_secs(60));
+    let callback = oidc_peer::drive_login(&url, "alice").await;
+    assert!(callback.starts_with("http://127.0.0.1:"), "callback goes to the loopback receiver: {callback}");
+    // The browser's last hop: the provider's redirect reaches the CLI.
+    let page = oidc_peer::http_client(false).get(&callback).send().await.expect("GET the loopback callback");
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    login.finish(Duration::from_secs(60)).await
+}
+
+/// Whether a test that needs something this machine lacks (root, a tmpfs
+/// mount) must fail instead of skipping: `AUTHSTATE_REQUIRE_PEERS=1`.
+pub fn require_or_skip(why: &str) {
+    if std::env::var(django_peer::REQUIRE_PEERS_VAR).is_ok_and(|v| v == "1") {
+        panic!("required ({}=1) but {why}", django_peer::REQUIRE_PEERS_VAR);
+    }
+    eprintln!("SKIP: {why}");
+}
+
+/// A small tmpfs mounted over a directory (a disk that can be filled),
+/// unmounted when dropped. Root only.
+#[cfg(target_os = "linux")]
+pub struct Tmpfs {
+    path: PathBuf,
+}
+
+#[cfg(target_os = "linux")]
+impl Tmpfs {
+    /// Mounts a tmpfs of `size_kib` KiB, mode 0700, over `path`. `None`
+    /// (after [`require_or_skip`]) when not root or mounting fails.
+    pub fn mount(path: &Path, size_kib: u64) -> Option<Self> {
+        // SAFETY: geteuid has no preconditions and touches no memory.
+        if unsafe { libc::geteuid() } != 0 {
+            require_or_skip("a tmpfs mount needs root");
+            return None;
+        }
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size_kib}k,mode=0700"), "authstate-test"])
+            .arg(path)
+            .stderr(Stdio::inherit())
+            .status();
+        if !status.as_ref().is_ok_and(|s| s.success()) {
+            require_or_skip(&format!("mount -t tmpfs over {} failed: {status:?}", path.display()));
+            return None;
+        }
+        Some(Self { path: path.to_owned() })
+    }
+
+    /// Fills the file system with a file of zeros until it refuses even one
+    /// more byte (ENOSPC); returns that file.
+    pub fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let filler = self.path.join("filler");
+        let mut file = std::fs::File::create(&filler).expect("create the filler");
+        for chunk in [64 * 1024, 4096, 512, 1] {
+            let zeros = vec![0_u8; chunk];
+            loop {
+                match file.write(&zeros) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::StorageFull => break,
+                    Err(e) => panic!("filling {}: {e}", self.path.display()),
+                }
+            }
+        }
+        let probe = self.path.join("probe");
+        let wrote = std::fs::write(&probe, b"x");
+        let _ = std::fs::remove_file(&probe);
+        assert!(wrote.is_err(), "the file system still takes a new file");
+        filler
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let unmounted = Command::new("umount").arg(&self.path).status().is_ok_and(|s| s.success());
+        if !unmounted {
+            // Busy (a process still in it): detach it now, freed when the last user goes.
+            let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        }
+    }
 }

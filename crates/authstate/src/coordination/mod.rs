@@ -135,6 +135,16 @@ impl Coordination {
         flock::try_lock(&self.lease_path(alias)).ok().flatten().map(lease)
     }
 
+    /// Makes sure `alias`'s journal exists with all its blocks allocated.
+    /// When another process holds the lease, it allocated the journal as it
+    /// took it: the file's size says whether that worked.
+    pub(crate) fn prepare_journal(&self, alias: &Alias) -> bool {
+        match self.try_lease(alias) {
+            Some(lease) => lease.journal_ok,
+            None => std::fs::metadata(self.lease_path(alias)).is_ok_and(|m| m.len() >= journal::JOURNAL_SIZE),
+        }
+    }
+
     /// `alias`'s newest journal entry, read without the lease (entries are
     /// checksummed, so a write in progress is never misread).
     pub(crate) fn peek_journal(&self, alias: &Alias) -> Option<JournalEntry> {

@@ -35,6 +35,16 @@ impl ServerSession {
     /// `Err(Storage)` means the secrets could not be deleted yet: signed out in
     /// memory, call again later.
     pub async fn sign_out(self: &Arc<Self>) -> Result<SignOutReport, SessionError> {
+        let (report, local) = self.sign_out_reporting().await;
+        local.map(|()| report)
+    }
+
+    /// [`sign_out`](Self::sign_out), telling what the server did even when
+    /// the stores refused the local sign-out: the report, and whether the
+    /// sign-out was saved (`Err(Storage)`: signed out in memory, [pending
+    /// persistence](Self::persistence_pending)). The revocation is attempted
+    /// either way.
+    pub async fn sign_out_reporting(self: &Arc<Self>) -> (SignOutReport, Result<(), SessionError>) {
         // Revoke what is stored now: another process may have refreshed.
         self.catch_up();
         let held = self.snapshot().state.tokens().cloned();
@@ -54,6 +64,6 @@ impl ServerSession {
                 }
             },
         };
-        local.map(|()| SignOutReport { revocation })
+        (SignOutReport { revocation }, local)
     }
 }

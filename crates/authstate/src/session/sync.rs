@@ -119,9 +119,7 @@ impl ServerSession {
                 commit.stored = StoredShape::of(&current.state, commit.token_serial);
                 self.pending.store(false, Ordering::Release);
                 self.announce_write();
-                if let Some(lease) = lease {
-                    lease.record(&JournalEntry::Idle);
-                }
+                self.spend_journal(lease);
                 tracing::info!(server = %self.info.id, "the pending session state is saved");
                 // The pending flag is part of what observers see.
                 after.bumps.push(current.state.kind());
@@ -151,6 +149,7 @@ impl ServerSession {
             Ok(()) => {
                 commit.unsaved = false;
                 commit.stored = StoredShape::of(&step.next.state, commit.token_serial);
+                self.spend_journal(lease);
             }
             Err(_) => {
                 commit.unsaved = true;
@@ -159,6 +158,27 @@ impl ServerSession {
         }
         self.announce_write();
         result
+    }
+
+    /// The stores took the session's state, which includes any state the
+    /// journal kept (it was adopted before this write): a journaled state is
+    /// spent now. It is cleared, so that it is never adopted over a later
+    /// stored state that looks the same as the one it was written over (a
+    /// sign-in after a sign-out starts the token serials again).
+    fn spend_journal(&self, lease: Option<&Lease>) {
+        let Some(coordination) = &self.coordination else { return };
+        if !matches!(coordination.peek_journal(&self.info.alias), Some(JournalEntry::Unsaved(_))) {
+            return;
+        }
+        // With the lease held elsewhere, that refresh writes over the entry
+        // ("refreshing", then "idle"); else the next save here tries again.
+        let cleared = match lease {
+            Some(lease) => lease.record(&JournalEntry::Idle),
+            None => coordination.try_lease(&self.info.alias).is_some_and(|lease| lease.record(&JournalEntry::Idle)),
+        };
+        if !cleared {
+            tracing::warn!(server = %self.info.id, "a spent journal entry could not be cleared yet");
+        }
     }
 
     /// Bumps the change counter after a write, keeping this session's view
