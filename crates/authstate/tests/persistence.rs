@@ -139,6 +139,61 @@ async fn rotated_tokens_survive_a_crash_in_the_journal_when_the_store_refuses_th
     assert!(third.restore_report().recovered_from_journal.is_empty(), "the journal entry is spent");
 }
 
+/// Answers the one refresh `s` starts with `result`, and returns what `s` made of it.
+async fn refresh_answered(
+    s: &Arc<authstate::ServerSession>,
+    refresher: &Scripted,
+    result: Result<authstate::TokenGrant, RefreshError>,
+) -> Result<String, SessionError> {
+    let attempt = tokio::spawn({
+        let s = Arc::clone(s);
+        async move { s.fresh_access_token().await }
+    });
+    while refresher.unanswered() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let presented = refresher.answer(0, result);
+    assert!(presented.is_some());
+    attempt.await.unwrap().map(|t| t.expose().to_owned())
+}
+
+#[tokio::test]
+async fn journaled_tokens_survive_the_next_refresh_failing_transiently() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = Faulty::over(Arc::new(FileStore::open(dir.path().join("secrets.json")).unwrap()));
+    let clock = ManualClock::at_epoch();
+    let refresher = Arc::new(Scripted::default());
+    let m = file_process(dir.path(), &secrets, &clock, refresher.clone());
+    let s = m.add_server("https://api.example", Some("api"), oidc()).unwrap();
+    s.sign_in(ProviderKind::Oidc, grant("a1", Some("r1"), 60)).unwrap();
+    clock.advance(Duration::seconds(120));
+    secrets.fail(Fault::Throw, &[Op::Set], 0, usize::MAX);
+    assert_eq!(refresh_answered(&s, &refresher, Ok(grant("a2", Some("r2"), 60))).await.unwrap(), "a2");
+    drop((s, m)); // r2 lives only in the journal now
+
+    // The next process recovers r2, presents it, and the server is down.
+    let second = file_process(dir.path(), &secrets, &clock, refresher.clone());
+    let s = second.session("api").unwrap();
+    clock.advance(Duration::seconds(120));
+    let transient = Err(RefreshError::Transient { kind: TransientKind::ServerError, retry_after: None });
+    assert!(matches!(refresh_answered(&s, &refresher, transient).await, Err(SessionError::TryLater { .. })));
+    assert_eq!(refresher.pending.lock().len(), 0);
+    drop((s, second)); // dies with r2 still unsaved, its refresh's answer unknown
+
+    let third = file_process(dir.path(), &secrets, &clock, refresher.clone());
+    let report = third.restore_report();
+    assert_eq!(report.recovered_from_journal, ["api"], "the refreshing entry carried r2");
+    assert_eq!(report.interrupted_refreshes, ["api"], "and still says r2 was presented");
+    let s = third.session("api").unwrap();
+    assert_eq!(s.state().tokens().unwrap().refresh.as_ref().unwrap().expose(), "r2", "never r1 again");
+    secrets.heal();
+    assert_eq!(refresh_answered(&s, &refresher, Ok(grant("a3", Some("r3"), 3600))).await.unwrap(), "a3");
+    assert!(!s.persistence_pending());
+    assert_eq!(stored_access(&secrets).as_deref(), Some("a3"));
+    let fourth = file_process(dir.path(), &secrets, &clock, refresher);
+    assert!(fourth.restore_report().is_clean(), "{:?}", fourth.restore_report());
+}
+
 #[test]
 fn a_refresh_interrupted_by_a_crash_is_reported_and_named_when_the_server_refuses() {
     let dir = tempfile::tempdir().unwrap();
@@ -288,4 +343,29 @@ fn a_store_file_moved_aside_is_reported_to_the_host() {
     let notices = &m.restore_report().notices;
     assert_eq!(notices.len(), 1, "{notices:?}");
     assert!(!m.restore_report().is_clean());
+}
+
+#[test]
+fn an_observer_that_adds_a_server_when_one_is_added_does_not_deadlock() {
+    let (secrets, kv, clock) = (Faulty::new(), Faulty::new(), ManualClock::at_epoch());
+    let m = open(&secrets, &kv, &clock, Arc::new(Scripted::default()));
+    let inside = m.clone();
+    let added_inside = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = Arc::clone(&added_inside);
+    let _sub = m.subscribe(Arc::new(move |change: &authstate::Change| {
+        if change.server.as_str().contains("first") && !flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            inside.add_server("https://second.example", Some("second"), oidc()).unwrap();
+        }
+    }));
+    let (done, finished) = std::sync::mpsc::channel();
+    let outer = m.clone();
+    std::thread::spawn(move || {
+        let _ = done.send(outer.add_server("https://first.example", Some("first"), oidc()).map(|_| ()));
+    });
+    // A deadlock never finishes; a healthy call finishes in microseconds.
+    let result = finished.recv_timeout(std::time::Duration::from_secs(20)).expect("add_server deadlocked");
+    result.unwrap();
+    assert!(added_inside.load(std::sync::atomic::Ordering::SeqCst));
+    let aliases: Vec<_> = m.servers().into_iter().map(|s| s.alias.to_string()).collect();
+    assert_eq!(aliases, ["first", "second"]);
 }

@@ -31,9 +31,13 @@ unsafe impl Sync for ChangeCounter {}
 
 impl ChangeCounter {
     /// Maps the counter file at `path`, creating it (zeroed) if needed.
+    /// Fails, rather than mapping a file with no blocks behind it, when the
+    /// disk is too full to give the counter real storage: a store through
+    /// a mapping of a sparse file on a full disk kills the process (SIGBUS).
     pub(crate) fn open(path: &Path) -> std::io::Result<Self> {
+        create_allocated(path)?;
         let file = super::super::storage::flock::open_lock_file(path)?;
-        grow(&file)?;
+        allocate(&file)?;
         // SAFETY: the file is ours (0600, in the lock directory); other
         // processes change it only through the same atomic, and it is never
         // truncated below FILE_SIZE, so the mapping stays valid.
@@ -68,11 +72,70 @@ impl ChangeCounter {
     }
 }
 
-/// Extends the file to `FILE_SIZE` (never shrinks it: a concurrent opener
-/// may already have counted).
-fn grow(file: &File) -> std::io::Result<()> {
-    if file.metadata()?.len() < FILE_SIZE {
-        file.set_len(FILE_SIZE)?;
+/// Creates the counter file with its zeros already written, so that no
+/// opener ever sees it short: written under a unique name, then linked into
+/// place (a concurrent creator's file wins; both are zeros).
+fn create_allocated(path: &Path) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let unique = format!(
+        "{}.tmp-{}-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("changes"),
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let temp = path.with_file_name(unique);
+    let written = (|| {
+        let file = super::super::storage::flock::open_lock_file(&temp)?;
+        std::io::Write::write_all(&mut &file, &[0_u8; FILE_SIZE as usize])?;
+        file.sync_data()
+    })();
+    let linked = written.map(|()| std::fs::hard_link(&temp, path));
+    let _ = std::fs::remove_file(&temp);
+    match linked? {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // A file system without hard links: `allocate` completes the file
+        // `open_lock_file` creates empty. Two first openers racing there can
+        // reset a count made in that instant: one missed change notice.
+        Err(e) => {
+            tracing::debug!(error = %e, "the change counter file is created in place");
+            Ok(())
+        }
+    }
+}
+
+/// Gives the file `FILE_SIZE` bytes of real storage without touching the
+/// counter: it extends a short file with written zeros, and writes the
+/// unused tail of a sparse one (left by a version that only set its length).
+/// Never shrinks it: a concurrent opener may already have counted.
+fn allocate(file: &File) -> std::io::Result<()> {
+    let meta = file.metadata()?;
+    #[cfg(unix)]
+    let sparse = std::os::unix::fs::MetadataExt::blocks(&meta) == 0;
+    #[cfg(not(unix))]
+    let sparse = false;
+    let counter = std::mem::size_of::<u64>() as u64;
+    let from = if meta.len() < counter { 0 } else { counter };
+    if meta.len() < FILE_SIZE || sparse {
+        write_zeros_at(file, from, FILE_SIZE - from)?;
+        file.sync_data()?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn write_zeros_at(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, &vec![0_u8; len as usize], offset)
+}
+
+#[cfg(windows)]
+fn write_zeros_at(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
+    let zeros = vec![0_u8; len as usize];
+    let mut done = 0;
+    while done < zeros.len() {
+        done += std::os::windows::fs::FileExt::seek_write(file, &zeros[done..], offset + done as u64)?;
     }
     Ok(())
 }
@@ -93,5 +156,36 @@ mod tests {
         assert_eq!(b.bump(), 2);
         drop(a);
         assert_eq!(ChangeCounter::open(&path).unwrap().current(), 2, "it survives every mapping");
+    }
+
+    #[cfg(unix)]
+    fn blocks(path: &Path) -> u64 {
+        std::os::unix::fs::MetadataExt::blocks(&std::fs::metadata(path).unwrap())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_counter_file_has_real_storage_before_it_is_mapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("changes");
+        drop(ChangeCounter::open(&path).unwrap());
+        assert!(blocks(&path) > 0, "created with written zeros, never sparse");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+
+        // A sparse file an older version left (set_len on a full disk).
+        let sparse = dir.path().join("sparse");
+        std::fs::File::create(&sparse).unwrap().set_len(FILE_SIZE).unwrap();
+        if blocks(&sparse) == 0 {
+            drop(ChangeCounter::open(&sparse).unwrap());
+            assert!(blocks(&sparse) > 0, "allocated before mapping");
+        }
+        let short = dir.path().join("short");
+        std::fs::write(&short, 7_u64.to_ne_bytes()).unwrap();
+        let counter = ChangeCounter::open(&short).unwrap();
+        assert_eq!(
+            (counter.current(), std::fs::metadata(&short).unwrap().len()),
+            (7, FILE_SIZE),
+            "extended, count kept"
+        );
     }
 }

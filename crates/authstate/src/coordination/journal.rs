@@ -38,11 +38,39 @@ pub(crate) enum JournalEntry {
         since_unix: i64,
         /// Which process.
         pid: u32,
+        /// A state the stores had not taken when the refresh began, carried
+        /// over from the entry this one replaced: a refresh that fails
+        /// transiently, or a process killed mid-refresh, must not lose it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unsaved: Option<UnsavedState>,
     },
     /// A session state the stores could not take yet; it supersedes stored
     /// state older than `serial`. Holds tokens only where the lock directory
     /// is as private as the secret store.
     Unsaved(UnsavedState),
+}
+
+impl JournalEntry {
+    /// The state waiting to be saved, whether on its own or carried by a
+    /// refresh in progress.
+    pub(crate) fn unsaved(&self) -> Option<&UnsavedState> {
+        match self {
+            Self::Unsaved(unsaved) | Self::Refreshing { unsaved: Some(unsaved), .. } => Some(unsaved),
+            _ => None,
+        }
+    }
+
+    /// This entry once the stores took its unsaved state: a refresh in
+    /// progress stays on record (its answer may still be lost), the state
+    /// goes.
+    pub(crate) fn spent(self) -> Self {
+        match self {
+            Self::Refreshing { token_serial, since_unix, pid, .. } => {
+                Self::Refreshing { token_serial, since_unix, pid, unsaved: None }
+            }
+            _ => Self::Idle,
+        }
+    }
 }
 
 /// A session state waiting to be saved.
@@ -166,7 +194,7 @@ mod tests {
     fn the_newest_entry_wins_and_slots_alternate() {
         let (_dir, file) = journal();
         assert_eq!(read(&file), None);
-        write(&file, &JournalEntry::Refreshing { token_serial: 3, since_unix: 10, pid: 1 }).unwrap();
+        write(&file, &JournalEntry::Refreshing { token_serial: 3, since_unix: 10, pid: 1, unsaved: None }).unwrap();
         write(&file, &JournalEntry::Idle).unwrap();
         assert_eq!(read(&file), Some(JournalEntry::Idle));
         assert_eq!(file.metadata().unwrap().len(), JOURNAL_SIZE);
@@ -175,7 +203,7 @@ mod tests {
     #[test]
     fn a_torn_write_leaves_the_previous_entry() {
         let (_dir, file) = journal();
-        let first = JournalEntry::Refreshing { token_serial: 3, since_unix: 10, pid: 1 };
+        let first = JournalEntry::Refreshing { token_serial: 3, since_unix: 10, pid: 1, unsaved: None };
         write(&file, &first).unwrap();
         write(&file, &JournalEntry::Idle).unwrap();
         // Tear the newer slot (slot 1): its payload no longer matches its CRC.

@@ -133,10 +133,12 @@ impl ServerManager {
             None => id.suggested_alias(),
         };
         let inner = &self.inner;
-        let _membership = inner.membership.lock();
+        // Declared before the lock, so it publishes after the lock is released.
+        let mut deferred = Deferred { changes: ListChanges::default(), hub: &inner.hub };
+        let membership = inner.membership.lock();
         let cross = inner.coordination.as_deref().map(Coordination::commit_lock).transpose()?;
         // Another process may have added servers: look at the list as stored.
-        self.reload_servers_locked();
+        deferred.changes = self.reload_servers_locked();
         for s in inner.servers.read().iter() {
             if s.info().id == id {
                 return Err(ManagerError::DuplicateServer(id, s.info().alias.clone()));
@@ -156,6 +158,9 @@ impl ServerManager {
             servers.push(Arc::clone(&session));
             servers.sort_by(|a, b| a.info().alias.cmp(&b.info().alias));
         }
+        // Logged and announced outside the lock: a log sink or observer
+        // that calls back into the manager must not deadlock.
+        drop(membership);
         tracing::info!(server = %session.info().id, alias = %session.info().alias, "server added");
         inner.hub.bump(&session.info().id, StateKind::NoSession);
         Ok(session)
@@ -166,9 +171,11 @@ impl ServerManager {
     /// On a storage failure nothing is removed.
     pub fn remove_server(&self, alias: &str) -> Result<(), ManagerError> {
         let inner = &self.inner;
-        let _membership = inner.membership.lock();
+        // Declared before the lock, so it publishes after the lock is released.
+        let mut deferred = Deferred { changes: ListChanges::default(), hub: &inner.hub };
+        let membership = inner.membership.lock();
         let cross = inner.coordination.as_deref().map(Coordination::commit_lock).transpose()?;
-        self.reload_servers_locked();
+        deferred.changes = self.reload_servers_locked();
         let session = self.find(alias).ok_or_else(|| ManagerError::UnknownServer(alias.to_owned()))?;
         let stores = session.stores();
         stores.secrets.delete(&schema::tokens_key(alias))?;
@@ -181,6 +188,7 @@ impl ServerManager {
         drop(cross);
         session.mark_removed();
         inner.servers.write().retain(|s| !Arc::ptr_eq(s, &session));
+        drop(membership);
         tracing::info!(server = %session.info().id, alias, "server removed");
         inner.hub.bump(&session.info().id, StateKind::NoSession);
         Ok(())
@@ -193,36 +201,39 @@ impl ServerManager {
         if coordination.changes() == inner.seen_changes.load(Ordering::Acquire) {
             return;
         }
-        let _membership = inner.membership.lock();
-        match coordination.commit_lock() {
+        let membership = inner.membership.lock();
+        let changes = match coordination.commit_lock() {
             Ok(_cross) => self.reload_servers_locked(),
-            Err(e) => tracing::warn!(error = %e, "could not re-read the server list"),
-        }
+            Err(e) => ListChanges { failure: Some(e.to_string()), ..ListChanges::default() },
+        };
+        drop(membership);
+        changes.publish(&inner.hub);
     }
 
     /// With the membership and commit locks held: adopts servers another
-    /// process added, and drops those it removed.
-    fn reload_servers_locked(&self) {
+    /// process added, and drops those it removed. What changed is logged and
+    /// announced by the caller once the locks are released.
+    fn reload_servers_locked(&self) -> ListChanges {
         let inner = &self.inner;
-        let Some(coordination) = &inner.coordination else { return };
+        let mut changes = ListChanges::default();
+        let Some(coordination) = &inner.coordination else { return changes };
         let counter = coordination.changes();
         if counter == inner.seen_changes.load(Ordering::Acquire) {
-            return;
+            return changes;
         }
         let mut report = RestoreReport::default();
         let stored = match records(&inner.config, &mut report) {
             Ok(stored) => stored,
             Err(e) => {
-                tracing::warn!(error = %e, "could not re-read the server list");
-                return;
+                changes.failure = Some(e.to_string());
+                return changes;
             }
         };
         let held = self.sessions();
         for gone in held.iter().filter(|s| !stored.iter().any(|(_, r)| r.server.alias == s.info().alias)) {
-            tracing::info!(server = %gone.info().id, alias = %gone.info().alias, "server removed by another process");
             gone.mark_removed();
             inner.servers.write().retain(|s| !Arc::ptr_eq(s, gone));
-            inner.hub.bump(&gone.info().id, StateKind::NoSession);
+            changes.removed.push(Arc::clone(gone));
         }
         for (_, record) in stored {
             let known = inner
@@ -233,25 +244,25 @@ impl ServerManager {
             if known {
                 continue;
             }
+            let alias = record.server.alias.clone();
             let restored = match restore_or_report(&record, &inner.config, Some(coordination), &mut report) {
                 Ok(restored) => restored,
                 Err(e) => {
-                    tracing::warn!(error = %e, alias = %record.server.alias, "could not read a server another process added");
+                    changes.unreadable.push((alias, e.to_string()));
                     continue;
                 }
             };
-            tracing::info!(server = %record.server.id, alias = %record.server.alias, "server added by another process");
-            let session = session(&inner.config, &inner.hub, Some(coordination), counter, record.server, restored);
-            let kind = session.state_kind();
-            let id = session.info().id.clone();
+            let session =
+                Arc::new(session(&inner.config, &inner.hub, Some(coordination), counter, record.server, restored));
             {
                 let mut servers = inner.servers.write();
-                servers.push(Arc::new(session));
+                servers.push(Arc::clone(&session));
                 servers.sort_by(|a, b| a.info().alias.cmp(&b.info().alias));
             }
-            inner.hub.bump(&id, kind);
+            changes.added.push(session);
         }
         inner.seen_changes.store(counter, Ordering::Release);
+        changes
     }
 
     /// Bumps the change counter after a write to the server list; returns
@@ -263,5 +274,48 @@ impl ServerManager {
         let after = coordination.bump();
         inner.saw(before, after);
         after
+    }
+}
+
+/// What a re-read of the server list changed, to log and announce once the
+/// membership lock is released (a log sink or observer may call back in).
+#[derive(Default)]
+struct ListChanges {
+    removed: Vec<Arc<ServerSession>>,
+    added: Vec<Arc<ServerSession>>,
+    unreadable: Vec<(Alias, String)>,
+    failure: Option<String>,
+}
+
+impl ListChanges {
+    /// Logs each change and bumps the revision for it.
+    fn publish(self, hub: &RevisionHub) {
+        if let Some(error) = &self.failure {
+            tracing::warn!(%error, "could not re-read the server list");
+        }
+        for gone in &self.removed {
+            tracing::info!(server = %gone.info().id, alias = %gone.info().alias, "server removed by another process");
+            hub.bump(&gone.info().id, StateKind::NoSession);
+        }
+        for (alias, error) in &self.unreadable {
+            tracing::warn!(%error, %alias, "could not read a server another process added");
+        }
+        for added in &self.added {
+            tracing::info!(server = %added.info().id, alias = %added.info().alias, "server added by another process");
+            hub.bump(&added.info().id, added.state_kind());
+        }
+    }
+}
+
+/// Changes published when dropped: declared before the membership lock is
+/// taken, it drops after the lock on every return path.
+struct Deferred<'a> {
+    changes: ListChanges,
+    hub: &'a RevisionHub,
+}
+
+impl Drop for Deferred<'_> {
+    fn drop(&mut self) {
+        std::mem::take(&mut self.changes).publish(self.hub);
     }
 }

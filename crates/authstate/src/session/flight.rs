@@ -114,15 +114,22 @@ impl ServerSession {
     /// Reads the journal (did a previous holder die after presenting these
     /// tokens' refresh token?), then records that this refresh is starting.
     fn journal_refreshing(&self, generation: u64, lease: &Lease) {
-        let token_serial = self.commit.lock().token_serial;
-        if let Some(JournalEntry::Refreshing { token_serial: presented, pid, .. }) = lease.read()
-            && presented == token_serial
+        let (token_serial, unsaved_here) = {
+            let commit = self.commit.lock();
+            (commit.token_serial, commit.unsaved)
+        };
+        let previous = lease.read();
+        if let Some(JournalEntry::Refreshing { token_serial: presented, pid, .. }) = &previous
+            && *presented == token_serial
         {
             tracing::warn!(server = %self.info.id, previous_pid = pid, "an earlier refresh of these tokens was interrupted; the server may have rotated them");
             self.policy.lock().interrupted_generation = Some(generation);
         }
+        // A state still waiting for the stores rides along with the refresh:
+        // replacing it would lose it if this refresh fails or is killed.
+        let unsaved = previous.as_ref().and_then(JournalEntry::unsaved).filter(|_| unsaved_here).cloned();
         let since_unix = self.clock.now().unix_timestamp();
-        lease.record(&JournalEntry::Refreshing { token_serial, since_unix, pid: std::process::id() });
+        lease.record(&JournalEntry::Refreshing { token_serial, since_unix, pid: std::process::id(), unsaved });
     }
 
     /// Applies a refresh result: success rotates, transient backs off,

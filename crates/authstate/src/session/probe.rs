@@ -19,8 +19,12 @@ impl ServerSession {
     /// Returns what the server said: `Stale` has expired the session (no error:
     /// offer "sign in again"), `Unreachable` changed nothing.
     /// `Err(Configuration)` when the backend has no probe or the probe
-    /// endpoint answered like a misconfiguration; `Err(SignedOut)` without tokens.
+    /// endpoint answered like a misconfiguration; `Err(SignedOut)` without
+    /// tokens; `Err(ServerRemoved)` once the server was removed (nothing sent).
     pub async fn probe(self: &Arc<Self>) -> Result<ProbeResult, SessionError> {
+        if self.is_removed() {
+            return Err(SessionError::ServerRemoved);
+        }
         let snap = self.snapshot();
         let Some(tokens) = snap.state.tokens().cloned() else { return Err(SessionError::SignedOut) };
         let Some(backend) = self.refresher.clone() else {

@@ -167,14 +167,18 @@ impl ServerSession {
     /// sign-in after a sign-out starts the token serials again).
     fn spend_journal(&self, lease: Option<&Lease>) {
         let Some(coordination) = &self.coordination else { return };
-        if !matches!(coordination.peek_journal(&self.info.alias), Some(JournalEntry::Unsaved(_))) {
+        let spend = |lease: &Lease| match lease.read() {
+            Some(entry) if entry.unsaved().is_some() => lease.record(&entry.spent()),
+            _ => true,
+        };
+        if coordination.peek_journal(&self.info.alias).is_none_or(|entry| entry.unsaved().is_none()) {
             return;
         }
         // With the lease held elsewhere, that refresh writes over the entry
         // ("refreshing", then "idle"); else the next save here tries again.
         let cleared = match lease {
-            Some(lease) => lease.record(&JournalEntry::Idle),
-            None => coordination.try_lease(&self.info.alias).is_some_and(|lease| lease.record(&JournalEntry::Idle)),
+            Some(lease) => spend(lease),
+            None => coordination.try_lease(&self.info.alias).is_some_and(|lease| spend(&lease)),
         };
         if !cleared {
             tracing::warn!(server = %self.info.id, "a spent journal entry could not be cleared yet");
@@ -225,25 +229,24 @@ pub(crate) fn restore(
 ) -> Result<Restored, StorageError> {
     let stored = persist::restore_state(record, stores)?;
     let Some(coordination) = coordination else { return Ok(stored) };
-    if let Some(journaled) = journaled_over(coordination, &record.server, &stored.stored) {
-        return Ok(journaled);
-    }
+    let restored = journaled_over(coordination, &record.server, &stored.stored).unwrap_or(stored);
     // With the lease free, a journal still saying "refreshing" for the
-    // stored tokens means its writer died before the answer was saved.
-    let interrupted = stored.token_serial != 0
+    // tokens restored means its writer died before the answer was saved.
+    let interrupted = restored.token_serial != 0
         && coordination.try_lease(&record.server.alias).is_some_and(|lease| {
-            matches!(lease.read(), Some(JournalEntry::Refreshing { token_serial, .. }) if token_serial == stored.token_serial)
+            matches!(lease.read(), Some(JournalEntry::Refreshing { token_serial, .. }) if token_serial == restored.token_serial)
         });
     if interrupted {
         tracing::warn!(server = %record.server.id, "a refresh of the saved tokens was interrupted before its answer was saved");
     }
-    Ok(Restored { interrupted, ..stored })
+    Ok(Restored { interrupted, ..restored })
 }
 
 /// The journal's unsaved state for `info`, if it was written over exactly
 /// what the stores hold now (it is then newer than the stores).
 fn journaled_over(coordination: &Coordination, info: &ServerInfo, stored: &StoredShape) -> Option<Restored> {
-    let JournalEntry::Unsaved(unsaved) = coordination.peek_journal(&info.alias)? else { return None };
+    let entry = coordination.peek_journal(&info.alias)?;
+    let unsaved = entry.unsaved()?.clone();
     if unsaved.based_on != *stored {
         return None;
     }
