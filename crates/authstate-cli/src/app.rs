@@ -25,16 +25,15 @@
 //! where that state is kept and what the next command will find.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use authstate::http::{HttpConfig, build_client};
+use authstate::http::HttpConfig;
 use authstate::storage::{FileStore, KeyValueStore, SecretStore, StoreNotice};
-use authstate::{
-    Authenticator, Backends, ManagerConfig, ServerManager, ServerSession, SessionState, StateKind, SystemClock,
-};
+use authstate::{Authenticator, ManagerConfig, ServerManager, ServerSession, SessionState, StateKind};
 
 use crate::cli::{GlobalArgs, SecretsBackend};
 use crate::exit::{CliError, Exit};
+use crate::network::{LazyRefreshers, Network};
 use crate::output::say;
 use crate::permissions;
 use crate::secrets;
@@ -48,8 +47,11 @@ pub const KEYRING_SERVICE: &str = "authstate-cli";
 pub struct App {
     /// The servers and their sessions.
     pub manager: ServerManager,
-    /// Sign-in, sign-out and device-session calls.
-    pub auth: Authenticator,
+    /// Sign-in, sign-out and device-session calls, built with the HTTP
+    /// client on first use ([`auth`](Self::auth)).
+    auth: OnceLock<Authenticator>,
+    /// The HTTP client and backends, built when first needed.
+    network: Arc<Network>,
     /// The store directory (also the manager's lock directory).
     pub dir: StoreDir,
     /// Where tokens are kept.
@@ -69,10 +71,9 @@ impl App {
         let kv: Arc<dyn KeyValueStore> = Arc::new(FileStore::open(dir.path.join("state.json"))?);
         let backend = secrets::chosen(global, &dir.path)?;
         let secrets = secret_store(backend, &dir)?;
-        let http = build_client(http_config(global)?)?;
-        let backends = Arc::new(Backends::new(http, Arc::new(SystemClock)));
+        let network = Network::new(http_config(global)?)?;
         let config = ManagerConfig::new(secrets, kv)
-            .with_refreshers(backends.clone())
+            .with_refreshers(Arc::new(LazyRefreshers(Arc::clone(&network))))
             .with_lock_dir(&dir.path)
             // The journal may hold tokens only where it is as private as the
             // secret store: next to secrets.json, never beside a keyring.
@@ -80,10 +81,19 @@ impl App {
         let manager = ServerManager::open(config.clone())?;
         // A state an earlier command could not save (kept in a journal) is saved now if it can be.
         manager.catch_up();
-        let auth = Authenticator::new(manager.clone(), backends);
-        let app = Self { manager, auth, dir, backend, config };
+        let app = Self { manager, auth: OnceLock::new(), network, dir, backend, config };
         app.report_restore();
         Ok(app)
+    }
+
+    /// Sign-in, sign-out and device-session calls; builds the HTTP client
+    /// the first time.
+    pub fn auth(&self) -> Result<&Authenticator, CliError> {
+        if let Some(auth) = self.auth.get() {
+            return Ok(auth);
+        }
+        let backends = Arc::new(self.network.backends()?.clone());
+        Ok(self.auth.get_or_init(|| Authenticator::new(self.manager.clone(), backends)))
     }
 
     /// The session of `alias`, or "unknown server" (exit 3).

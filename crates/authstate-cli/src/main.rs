@@ -11,6 +11,7 @@ mod app;
 mod cli;
 mod commands;
 mod exit;
+mod network;
 mod output;
 mod permissions;
 mod prompt;

@@ -50,7 +50,7 @@ async fn browser_login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), CliE
     let url = {
         // The pending login (PKCE verifier, state) is saved in the secret store here.
         let app = App::open(global)?;
-        let begin = app.auth.begin_login_with_redirect(alias, None, &redirect_uri);
+        let begin = app.auth()?.begin_login_with_redirect(alias, None, &redirect_uri);
         spin("Contacting the identity provider", begin).await.map_err(|e| CliError::from(e).for_server(alias))?
     };
     say(&format!("Open this URL to sign in: {url}"));
@@ -69,7 +69,7 @@ async fn browser_login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), CliE
     })??;
     // Fresh stores: other commands may have written while the browser was open.
     let app = App::open(global)?;
-    let outcome = spin("Completing the sign-in", app.auth.complete_login(&callback))
+    let outcome = spin("Completing the sign-in", app.auth()?.complete_login(&callback))
         .await
         .map_err(|e| CliError::from(e).for_server(alias))?;
     finish(&app, alias, &outcome)
@@ -89,7 +89,7 @@ async fn password_login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Cli
     };
     let label = args.device_label.clone().unwrap_or_else(default_device_label);
     let app = App::open(global)?;
-    let outcome = spin("Signing in", app.auth.sign_in_with_password(alias, &username, &password, Some(&label)))
+    let outcome = spin("Signing in", app.auth()?.sign_in_with_password(alias, &username, &password, Some(&label)))
         .await
         .map_err(|e| CliError::from(e).for_server(alias).redact(password.expose()))?;
     finish(&app, alias, &outcome)

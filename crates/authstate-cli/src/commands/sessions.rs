@@ -41,7 +41,7 @@ pub async fn list(app: &App, alias: &str, as_json: bool) -> Result<(), CliError>
 pub async fn revoke(app: &App, alias: &str, id: i64) -> Result<(), CliError> {
     let session = app.session(alias)?;
     let own = session.device_summary().is_some_and(|d| d.session_id == Some(id));
-    spin("Revoking the session", app.auth.revoke_device_session(alias, id))
+    spin("Revoking the session", app.auth()?.revoke_device_session(alias, id))
         .await
         .map_err(|e| CliError::from(e).for_server(alias))?;
     if own {
@@ -54,7 +54,7 @@ pub async fn revoke(app: &App, alias: &str, id: i64) -> Result<(), CliError> {
 
 async fn fetch(app: &App, alias: &str) -> Result<Vec<DeviceSession>, CliError> {
     app.session(alias)?;
-    spin("Listing device sessions", app.auth.device_sessions(alias))
+    spin("Listing device sessions", app.auth()?.device_sessions(alias))
         .await
         .map_err(|e| CliError::from(e).for_server(alias))
 }

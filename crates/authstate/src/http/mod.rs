@@ -67,6 +67,28 @@ pub struct HttpSetupError {
 pub fn build_client(config: HttpConfig) -> Result<reqwest::Client, HttpSetupError> {
     // Err means a provider is already installed; reqwest then uses that one.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let roots = extra_roots(&config)?;
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.request_timeout)
+        .user_agent(concat!("authstate/", env!("CARGO_PKG_VERSION")));
+    if !roots.is_empty() {
+        builder = builder.tls_certs_merge(roots);
+    }
+    builder.build().map_err(|e| HttpSetupError { detail: e.to_string() })
+}
+
+/// Checks `config` the way [`build_client`] will, without building the
+/// client (which loads the platform's root certificates): for a host that
+/// builds the client only when it first needs the network, yet wants a bad
+/// extra root refused up front.
+pub fn check_config(config: &HttpConfig) -> Result<(), HttpSetupError> {
+    extra_roots(config).map(drop)
+}
+
+/// `config`'s extra roots, each checked to hold a certificate.
+fn extra_roots(config: &HttpConfig) -> Result<Vec<reqwest::Certificate>, HttpSetupError> {
     let mut roots = Vec::with_capacity(config.extra_roots_pem.len());
     for pem in &config.extra_roots_pem {
         // reqwest accepts any text here and fails later, at the handshake:
@@ -79,13 +101,5 @@ pub fn build_client(config: HttpConfig) -> Result<reqwest::Client, HttpSetupErro
             .map_err(|e| HttpSetupError { detail: format!("an extra root certificate is not PEM: {e}") })?;
         roots.push(cert);
     }
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(config.connect_timeout)
-        .timeout(config.request_timeout)
-        .user_agent(concat!("authstate/", env!("CARGO_PKG_VERSION")));
-    if !roots.is_empty() {
-        builder = builder.tls_certs_merge(roots);
-    }
-    builder.build().map_err(|e| HttpSetupError { detail: e.to_string() })
+    Ok(roots)
 }

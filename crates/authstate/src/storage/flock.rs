@@ -13,8 +13,10 @@ use crate::cancel::CancelToken;
 
 /// The first pause between two attempts; it doubles up to [`MAX_POLL`].
 const FIRST_POLL: Duration = Duration::from_millis(1);
-/// The longest pause between two attempts.
-const MAX_POLL: Duration = Duration::from_millis(20);
+/// The longest pause between two attempts: a waiter notices a released lock
+/// at most this late (a lease is typically held for one token request, tens
+/// of milliseconds); one `flock` attempt per pause costs next to nothing.
+const MAX_POLL: Duration = Duration::from_millis(4);
 
 /// Why a lock was not taken.
 #[derive(Debug)]
