@@ -29,8 +29,9 @@ def add(manager, url, alias):
 
 
 async def rounds(directory, url, worker, count):
-    """Each round adds a server, signs in to it, saves a draft for it, and
-    signs out of the previous round's server: distinct servers per worker
+    """Each round adds a server, signs in to it, saves a draft for it, takes
+    the previous round's draft, and every other round signs out of the
+    previous round's server: distinct servers per worker
     and round, so the reference model is exact. Every failure is recorded."""
     manager = open_manager(directory)
     model, failures = {}, []
@@ -45,6 +46,14 @@ async def rounds(directory, url, worker, count):
             text = f"draft of {alias}: {'x' * (r % 7)}"
             manager.drafts().save(alias, "room", text)
             model[alias]["draft"] = text
+            if r > 0:
+                # The user sent the previous round's message: its draft is
+                # taken, so the live drafts stay under the store's count cap.
+                previous = f"w{worker}r{r - 1}"
+                taken = manager.drafts().take(previous, "room")
+                if taken != model[previous]["draft"]:
+                    failures.append(f"{previous}: took {taken!r}, saved {model[previous]['draft']!r}")
+                model[previous]["draft"] = None
             if r % 2 == 1:
                 previous = f"w{worker}r{r - 1}"
                 await manager.sign_out(previous)

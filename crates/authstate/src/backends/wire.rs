@@ -186,6 +186,11 @@ pub(crate) fn token_grant(server: &ServerId, body: &[u8]) -> Result<TokenGrant, 
 
 /// A JWT's lifetime in seconds, `exp - iat`, read without verifying the
 /// signature: the client only uses it to plan a refresh; the server decides.
+/// Claims are whole seconds, so `exp == iat` is a lifetime under a second,
+/// taken as 1 (due for a refresh at once, usable once), not unknown:
+/// simplejwt dates a refreshed access token's `exp` from the moment it read
+/// the refresh token, so a one-second token issued across a second boundary
+/// has `exp == iat`. `exp < iat` is unknown.
 pub(crate) fn jwt_lifetime(token: &str) -> Option<i64> {
     #[derive(Deserialize)]
     struct Claims {
@@ -196,7 +201,7 @@ pub(crate) fn jwt_lifetime(token: &str) -> Option<i64> {
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     let claims: Claims = serde_json::from_slice(&bytes).ok()?;
     let lifetime = claims.exp? - claims.iat?;
-    (lifetime.is_finite() && lifetime > 0.0 && lifetime < i64::MAX as f64).then_some(lifetime as i64)
+    (lifetime.is_finite() && lifetime >= 0.0 && lifetime < i64::MAX as f64).then_some((lifetime as i64).max(1))
 }
 
 /// The server's messages in a JSON error body, as `field: message`: DRF's
@@ -250,6 +255,7 @@ mod tests {
         assert_eq!(jwt_lifetime(&jwt(r#"{"exp": 1700000300, "iat": 1700000000}"#)), Some(300));
         assert_eq!(jwt_lifetime(&jwt(r#"{"exp": 1700000300}"#)), None);
         assert_eq!(jwt_lifetime(&jwt(r#"{"exp": 1, "iat": 5}"#)), None);
+        assert_eq!(jwt_lifetime(&jwt(r#"{"exp": 5, "iat": 5}"#)), Some(1), "issued across a second boundary");
         assert_eq!(jwt_lifetime("opaque-token"), None);
         assert_eq!(jwt_lifetime("a.!!!.c"), None);
     }
