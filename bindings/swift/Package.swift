@@ -36,7 +36,7 @@ let package = Package(
                 .unsafeFlags(["-L", rustLibDir, "-Xlinker", "-rpath", "-Xlinker", rustLibDir]),
             ]
         ),
-        // The hand-written layer: streams over `changed(afterRevision:)` and AuthModel.
+        // The hand-written layer: streams over the core's watches, and AuthModel.
         .target(name: "AuthStateKit", dependencies: ["AuthState"], path: "Sources/AuthStateKit"),
         .testTarget(
             name: "AuthStateKitTests",

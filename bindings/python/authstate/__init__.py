@@ -1,18 +1,20 @@
 """authstate for Python: the generated module ``authstate_ffi``, re-exported,
-plus async iterators over the manager's connection revision.
+plus async iterators over the core's watches.
 
-Observation is a loop over ``ServerManager.changed(after)``: no callback
-crosses the FFI. ``revisions`` yields revisions, ``states`` one server's state.
-A manager with a lock directory (``ManagerOptions.directory`` or
-``lock_directory``) follows other processes sharing it on its own, so both
-also see their sign-ins, refreshes and sign-outs, within a quarter second.
+Observation is a loop over ``ServerManager.watch_revisions()`` and
+``watch_state(alias)``: no callback crosses the FFI, and the rules (what comes
+first, what counts as a change, what a removal does) are the core's, the same
+in Swift, Kotlin and Dart. A manager with a lock directory
+(``ManagerOptions.directory`` or ``lock_directory``) follows other processes
+sharing it on its own, so both also see their sign-ins, refreshes and
+sign-outs, within a quarter second.
 
 Import ``authstate`` rather than ``authstate_ffi``: it also keeps CPython
 < 3.14 from aborting at exit after an async call (see ``_exit_guard``), and
 reads returned values faster than the generated module (see ``_fast_lift``).
 """
 
-from typing import AsyncIterator, Optional
+from typing import AsyncIterator
 
 import authstate_ffi
 from authstate_ffi import *  # noqa: F401,F403  (the generated API is the API)
@@ -26,40 +28,41 @@ _fast_lift.install()
 __all__ = [*authstate_ffi.__all__, "revisions", "states"]
 
 
-def revisions(manager: ServerManager, after: Optional[int] = None) -> AsyncIterator[int]:
-    """Yields each new connection revision of ``manager``, forever.
-
-    Starts after ``after`` (default: the revision when ``revisions`` is
-    called, not when iteration begins), so no change made after that point is
-    missed. Revisions are strictly increasing; a burst of changes made while
-    the consumer is busy is coalesced into the latest revision. Stop by
-    closing the iterator or cancelling the consuming task.
+def revisions(manager: ServerManager) -> AsyncIterator[int]:
+    """Yields ``manager``'s connection revision: the current one at once,
+    then the latest each time it moves (strictly increasing; a burst while
+    the consumer is busy is coalesced into the latest). A revision says that
+    something changed, not what: read the state you need. Never ends on its
+    own; closing the iterator or cancelling the consuming task releases the
+    native wait at once.
     """
-    start = manager.connection_revision() if after is None else after
+    watch = manager.watch_revisions()
 
-    async def loop(seen: int) -> AsyncIterator[int]:
-        while True:
-            seen = await manager.changed(seen)
-            yield seen
+    async def loop() -> AsyncIterator[int]:
+        try:
+            while (revision := await watch.next()) is not None:
+                yield revision
+        finally:
+            watch.cancel()
 
-    return loop(start)
+    return loop()
 
 
-async def states(manager: ServerManager, alias: str) -> AsyncIterator[SessionState]:
-    """Yields the state of server ``alias``: first the state when iteration
-    begins, then the state after each revision change whenever it differs
-    (``!=``) from the last one yielded, so equal consecutive states are never
-    repeated. The last state is always delivered; states that lasted less than
-    one revision wake-up may be coalesced away. ``Active`` carries
-    ``expires_in_secs``, so a refresh yields a new ``Active``. Raises
-    ``AuthError.UnknownServer`` when the server does not exist or is removed.
+def states(manager: ServerManager, alias: str) -> AsyncIterator[SessionState]:
+    """Yields the state of server ``alias``: the current state at once, then
+    each state that differs in kind, expiry reason or provider (a refresh, or
+    another server's change, yields nothing). Ends normally when the server is
+    removed, after one last ``NO_SESSION``. Raises ``AuthError.UnknownServer``
+    here, at the call, for an unknown alias. Closing the iterator or
+    cancelling the consuming task releases the native wait at once.
     """
-    seen = manager.connection_revision()  # read before the state: no gap
-    last = manager.state(alias)
-    yield last
-    while True:
-        seen = await manager.changed(seen)
-        state = manager.state(alias)
-        if state != last:
-            last = state
-            yield state
+    watch = manager.watch_state(alias)
+
+    async def loop() -> AsyncIterator[SessionState]:
+        try:
+            while (observation := await watch.next()) is not None:
+                yield observation.state
+        finally:
+            watch.cancel()
+
+    return loop()

@@ -44,7 +44,7 @@ def test_j_a_hundred_mixed_calls_with_a_valid_token_do_no_io(rig, peer):
     results = run(scenario())
     assert results[:N] == [token] * N
     assert results[N:2 * N] == [revision] * N
-    assert results[2 * N:3 * N] == [auth.SessionState.ACTIVE(expires_in_secs=60)] * N
+    assert results[2 * N:3 * N] == [auth.SessionState.ACTIVE(provider=auth.ProviderKind.OIDC)] * N
     assert results[3 * N:] == [None] * N
     assert peer.counts()["token"] == 0
 

@@ -79,7 +79,7 @@ def test_a_misconfigured_refresh_shape_is_a_configuration_error(server):
     with pytest.raises(auth.AuthError.Configuration) as misconfigured:
         run(manager.session(API).fresh_access_token())
     assert "api/token/refresh/" in str(misconfigured.value) and "400" in str(misconfigured.value)
-    assert manager.state(API) == auth.SessionState.EXPIRED(reason=auth.ExpiryReason.MISCONFIGURED)
+    assert manager.state(API) == auth.SessionState.EXPIRED(provider=auth.ProviderKind.TOKEN_PAIR, reason=auth.ExpiryReason.MISCONFIGURED)
 
 
 def test_opaque_devices_probe_password_change_and_sign_out_everywhere(server):
@@ -100,7 +100,7 @@ def test_opaque_devices_probe_password_change_and_sign_out_everywhere(server):
     result = run(phone.change_password(API, django_peer.PASSWORD, "new-pass-1"))
     assert result.persisted and phone.state(API).is_active()
     assert run(laptop.session(API).probe()) == auth.ProbeResult.STALE
-    assert laptop.state(API) == auth.SessionState.EXPIRED(reason=auth.ExpiryReason.STALE_TOKEN)
+    assert laptop.state(API) == auth.SessionState.EXPIRED(provider=auth.ProviderKind.OPAQUE_TOKEN, reason=auth.ExpiryReason.STALE_TOKEN)
     server.post("__test/users/", {"username": "alice", "password": django_peer.PASSWORD})  # restore
 
     run(phone.sign_out_everywhere(API))

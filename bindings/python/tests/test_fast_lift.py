@@ -78,8 +78,8 @@ def session_state(rng):
     return rng.choice(
         (
             lambda: auth.SessionState.NO_SESSION(),
-            lambda: auth.SessionState.ACTIVE(maybe(rng, lambda: integer(rng, 64, True))),
-            lambda: auth.SessionState.EXPIRED(rng.choice(list(auth.ExpiryReason))),
+            lambda: auth.SessionState.ACTIVE(rng.choice(list(auth.ProviderKind))),
+            lambda: auth.SessionState.EXPIRED(rng.choice(list(auth.ProviderKind)), rng.choice(list(auth.ExpiryReason))),
         )
     )()
 

@@ -118,7 +118,7 @@ def test_k_host_stores_hold_the_server_list_the_preauth_and_the_tokens(rig):
 
     # Another manager over the same host stores restores the session as it was.
     again = r.open_manager()
-    assert again.state(ALIAS) == auth.SessionState.ACTIVE(expires_in_secs=60)
+    assert again.state(ALIAS) == auth.SessionState.ACTIVE(provider=auth.ProviderKind.OIDC)
     assert again.session(ALIAS).valid_access_token() == token
 
     assert run(r.manager.sign_out(ALIAS)) == auth.RevocationOutcome.REVOKED()

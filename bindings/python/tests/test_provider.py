@@ -33,7 +33,7 @@ def test_b_sign_in_activates_the_session_and_round_trips_return_to(rig, peer):
         assert result == auth.LoginResult(server=r.info, return_to="/rooms/42?draft=1", persisted=True)
 
     run(scenario())
-    assert r.manager.state(ALIAS) == auth.SessionState.ACTIVE(expires_in_secs=60)
+    assert r.manager.state(ALIAS) == auth.SessionState.ACTIVE(provider=auth.ProviderKind.OIDC)
     assert r.session.is_authenticated() and r.manager.any_authenticated()
     assert r.session.token_info() == auth.TokenInfo(expires_in_secs=60, has_refresh_token=True, has_id_token=True)
     token = r.session.valid_access_token()
@@ -97,7 +97,7 @@ def test_d_advancing_past_the_lifetime_shows_expiry_and_fresh_access_token_refre
     old = r.session.valid_access_token()
     r.clock.advance_secs(61)
 
-    assert r.manager.state(ALIAS) == auth.SessionState.ACTIVE(expires_in_secs=-1)
+    assert r.manager.state(ALIAS) == auth.SessionState.ACTIVE(provider=auth.ProviderKind.OIDC)
     assert r.session.token_info().expires_in_secs == -1
     assert r.session.valid_access_token() is None, "an expired token is never handed out"
     assert r.session.is_authenticated(), "expiry alone is not a transition: a refresh can continue"
@@ -107,7 +107,7 @@ def test_d_advancing_past_the_lifetime_shows_expiry_and_fresh_access_token_refre
     assert fresh != old
     assert peer.counts()["token"] == 1
     assert r.session.valid_access_token() == fresh
-    assert r.manager.state(ALIAS) == auth.SessionState.ACTIVE(expires_in_secs=60)
+    assert r.manager.state(ALIAS) == auth.SessionState.ACTIVE(provider=auth.ProviderKind.OIDC)
     assert peer.userinfo_status(fresh) == 200
 
 
@@ -141,7 +141,7 @@ def test_d_a_marked_expired_session_is_revived_by_a_refresh(rig, peer):
     r = rig()
     run(r.login())
     r.session.mark_expired()
-    assert r.manager.state(ALIAS) == auth.SessionState.EXPIRED(reason=auth.ExpiryReason.MARKED)
+    assert r.manager.state(ALIAS) == auth.SessionState.EXPIRED(provider=auth.ProviderKind.OIDC, reason=auth.ExpiryReason.MARKED)
     assert r.session.token_info().has_refresh_token, "tokens are kept"
     assert not r.session.is_authenticated() and r.session.valid_access_token() is None
     assert r.manager.guard("/s/idp/inbox", ALIAS) != auth.GuardDecision.ALLOW()

@@ -20,6 +20,7 @@ mod error;
 mod logging;
 mod login;
 mod manager;
+mod observe;
 mod preauth;
 mod providers;
 mod records;
@@ -37,11 +38,12 @@ pub use logging::{
     FAILURES_BEFORE_DISABLING, LogLevel, LogRecord, LogSink, clear_log_sink, log_sink_failures, set_log_sink,
 };
 pub use manager::{ManagerOptions, ServerManager};
+pub use observe::{RevisionWatch, StateWatch};
 pub use preauth::PreAuthState;
 pub use providers::{OpaqueTokenSettings, RefreshShape, TokenPairSettings, device_token_settings, simplejwt_settings};
 pub use records::{
     ExpiryReason, FailureReason, GuardDecision, LoginResult, ProbeResult, ProviderKind, ResponseVerdict,
-    RevocationOutcome, ServerInfo, SessionState, TokenInfo,
+    RevocationOutcome, ServerInfo, SessionState, StateObservation, TokenInfo,
 };
 pub use report::{RejectedRecord, RestoreReport, StoreNotice};
 pub use session::ServerSession;

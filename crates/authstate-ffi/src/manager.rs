@@ -197,8 +197,7 @@ impl ServerManager {
     /// The state of server `alias`. Never blocks.
     pub fn state(&self, alias: String) -> Result<SessionState, AuthError> {
         let session = self.core.session(&alias).ok_or(AuthError::UnknownServer { detail: alias })?;
-        let now = self.core.clock().now();
-        Ok(session.inspect(|state| SessionState::of(state, now)))
+        Ok(session.inspect(SessionState::of))
     }
 
     /// The connection revision: bumped by every transition and every server
@@ -208,10 +207,11 @@ impl ServerManager {
     }
 
     /// Resolves once the connection revision passes `after_revision`, with the
-    /// new revision. Loop on it to observe (each language wraps it in a
-    /// stream). It needs no runtime: where the generated binding frees the
-    /// future on cancellation (Kotlin, Python) the wait ends at once; Swift's
-    /// and Dart's ignore cancellation, so theirs ends at the next revision.
+    /// new revision. The low-level wait under [`watch_revisions`]; observers
+    /// use the watches, which carry the observation rules and can be
+    /// cancelled from every language.
+    ///
+    /// [`watch_revisions`]: Self::watch_revisions
     pub async fn changed(&self, after_revision: u64) -> u64 {
         self.core.changed(after_revision).await
     }

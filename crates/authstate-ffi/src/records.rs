@@ -4,32 +4,54 @@
 
 use authstate::model;
 
-/// A server's session state, without its secrets.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+/// A server's session state as observers see it: its case, why it expired,
+/// and which backend. Never a secret, and never the token's remaining life
+/// (that is [`TokenInfo::expires_in_secs`]): a refresh does not change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum SessionState {
     /// Signed out, or never signed in: offer "sign in".
     NoSession,
-    /// Usable; `expires_in_secs` is the access token's remaining life, when known.
+    /// Usable.
     Active {
-        /// Seconds until the access token expires (negative once past), if the server said.
-        expires_in_secs: Option<i64>,
+        /// The backend that issued the tokens.
+        provider: ProviderKind,
     },
     /// Authentication failed; tokens are kept for a silent revival. Offer
     /// "sign in again" for this server only.
     Expired {
+        /// The backend that issued the tokens.
+        provider: ProviderKind,
         /// Why it expired.
         reason: ExpiryReason,
     },
 }
 
-impl SessionState {
-    pub(crate) fn of(state: &model::SessionState, now: time::OffsetDateTime) -> Self {
-        match state {
-            model::SessionState::NoSession => Self::NoSession,
-            model::SessionState::Active { tokens, .. } => Self::Active { expires_in_secs: tokens.expires_in(now) },
-            model::SessionState::Expired { reason, .. } => Self::Expired { reason: (*reason).into() },
+impl From<authstate::StateView> for SessionState {
+    fn from(view: authstate::StateView) -> Self {
+        match view {
+            authstate::StateView::NoSession => Self::NoSession,
+            authstate::StateView::Active { provider } => Self::Active { provider: provider.into() },
+            authstate::StateView::Expired { provider, reason } => {
+                Self::Expired { provider: provider.into(), reason: reason.into() }
+            }
         }
     }
+}
+
+impl SessionState {
+    pub(crate) fn of(state: &model::SessionState) -> Self {
+        authstate::StateView::of(state).into()
+    }
+}
+
+/// One emission of a [`StateWatch`](crate::observe::StateWatch): the state,
+/// and the connection revision it was read at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct StateObservation {
+    /// The connection revision, read before the state: no change is missed.
+    pub revision: u64,
+    /// The server's state.
+    pub state: SessionState,
 }
 
 /// Why a session expired.

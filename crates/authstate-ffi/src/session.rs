@@ -60,8 +60,7 @@ impl ServerSession {
 
     /// The current state. Never blocks.
     pub fn state(&self) -> SessionState {
-        let now = self.clock.now();
-        self.core.inspect(|state| SessionState::of(state, now))
+        self.core.inspect(SessionState::of)
     }
 
     /// What is known about the tokens (never the tokens), when signed in.

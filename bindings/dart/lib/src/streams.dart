@@ -1,54 +1,73 @@
-/// Observation without callback interfaces: each stream is a loop over the
-/// core's `changed(afterRevision)`, which completes once the connection
-/// revision passes the one given (DESIGN.md "Across the FFI").
+/// Observation without callback interfaces: each stream is a loop over one
+/// of the core's watches (`watchRevisions`, `watchState`), which own the
+/// rules — what comes first, what counts as a change, what a removal does —
+/// so Dart's streams behave exactly as Swift's, Kotlin's and Python's
+/// (DESIGN.md "Across the FFI").
 library;
 
 import 'dart:async';
 
 import 'authstate_ffi.dart';
 
-/// Every new connection revision of [manager] after [after] (default: the
-/// revision when this is called), each greater than the last.
+/// [manager]'s connection revision: the current one at once, then the latest
+/// each time it moves (strictly increasing; a burst is coalesced).
 ///
 /// A revision says that something changed, not what: read the state you
-/// need. Cancelling the subscription stops the stream; the wait underneath
-/// cannot be cancelled and ends at the next revision.
-Stream<int> revisions(ServerManager manager, {int? after}) =>
-    _revisions(manager, after ?? manager.connectionRevision());
-
-Stream<int> _revisions(ServerManager manager, int seen) async* {
-  while (true) {
-    seen = await manager.changed(seen);
-    yield seen;
-  }
+/// need. The stream never ends on its own; cancelling the subscription
+/// cancels the native wait at once.
+Stream<int> revisions(ServerManager manager) {
+  final watch = manager.watchRevisions();
+  return _follow(watch.next, watch.cancel);
 }
 
-/// The state of server [alias] now, then each time it changes. A new
-/// remaining token life alone is not a change. The stream ends when the
-/// server is removed (or was never added).
-Stream<SessionState> states(ServerManager manager, String alias) =>
-    _states(manager, alias, manager.connectionRevision());
+/// The state of server [alias]: the current state at once, then each state
+/// that differs in kind, expiry reason or provider (a refresh, or another
+/// server's change, emits nothing). The stream ends after one last
+/// [SessionStateNoSession] when the server is removed.
+///
+/// Throws `AuthErrorExceptionUnknownServer` here, at the call, for an unknown
+/// alias. Cancelling the subscription cancels the native wait at once.
+Stream<SessionState> states(ServerManager manager, String alias) {
+  final watch = manager.watchState(alias);
+  return _follow(() => watch.next().then((observation) => observation?.state), watch.cancel);
+}
 
-Stream<SessionState> _states(ServerManager manager, String alias, int seen) async* {
-  SessionState? last;
-  while (manager.servers().any((server) => server.alias == alias)) {
-    final current = manager.state(alias);
-    if (last == null || !isSameState(last, current)) {
-      last = current;
-      yield current;
+/// A single-subscription stream of [next]'s values until it gives `null`;
+/// [cancel] runs when the subscription is cancelled or the stream ends, and
+/// makes a pending [next] give `null` at once.
+Stream<T> _follow<T extends Object>(Future<T?> Function() next, void Function() cancel) {
+  late final StreamController<T> controller;
+  var running = false;
+  Future<void> pump() async {
+    if (running) return;
+    running = true;
+    try {
+      while (!controller.isClosed && !controller.isPaused) {
+        final value = await next();
+        if (value == null) {
+          await controller.close();
+          return;
+        }
+        if (controller.isClosed) return;
+        controller.add(value);
+      }
+    } catch (error, stack) {
+      if (!controller.isClosed) {
+        controller.addError(error, stack);
+        await controller.close();
+      }
+    } finally {
+      running = false;
     }
-    seen = await manager.changed(seen);
   }
-}
 
-/// Whether [a] and [b] are the same state: the same kind and expiry reason,
-/// whatever the remaining token life (which changes with time alone).
-bool isSameState(SessionState a, SessionState b) => switch ((a, b)) {
-      (SessionStateNoSession(), SessionStateNoSession()) => true,
-      (SessionStateActive(), SessionStateActive()) => true,
-      (SessionStateExpired(reason: final x), SessionStateExpired(reason: final y)) => x == y,
-      _ => false,
-    };
+  controller = StreamController<T>(
+    onListen: pump,
+    onResume: pump,
+    onCancel: cancel,
+  );
+  return controller.stream;
+}
 
 /// Notifies its listeners whenever the connection revision of [manager]
 /// changes: hand it to GoRouter's `refreshListenable` so guards run again.
@@ -98,7 +117,7 @@ class AuthListenable {
   void addListener(void Function() listener) {
     if (_disposed) throw StateError('AuthListenable was disposed');
     _listeners.add(listener);
-    _subscription ??= revisions(manager, after: _revision).listen(_notify);
+    _subscription ??= revisions(manager).listen(_notify);
   }
 
   /// Stops calling [listener] (one registration of it).
@@ -120,6 +139,7 @@ class AuthListenable {
   }
 
   void _notify(int revision) {
+    if (revision == _revision) return; // the first emission: nothing new
     _revision = revision;
     for (final listener in List.of(_listeners)) {
       listener();

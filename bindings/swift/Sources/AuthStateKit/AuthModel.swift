@@ -32,28 +32,32 @@ public final class AuthModel {
         reload()
     }
 
-    /// The state of server `alias`; `.noSession` for an unknown alias.
-    public func state(of alias: String) -> SessionState {
-        states[alias] ?? .noSession
+    /// The state of server `alias` when the model last read it; `nil` when
+    /// no server is called `alias` (an unknown server is not signed out: it
+    /// does not exist).
+    public func state(of alias: String) -> SessionState? {
+        states[alias]
     }
 
     /// Whether `start()` was called and `stop()` was not.
     public var isRunning: Bool { task != nil }
 
     /// Keeps the model current until the calling task is cancelled, as
-    /// SwiftUI's `.task` modifier does when the view goes away.
+    /// SwiftUI's `.task` modifier does when the view goes away: reloads at
+    /// once (the revisions' first emission is the current revision), then at
+    /// each new revision. Cancelling the task releases the native wait.
     public func run() async {
-        reload()
-        for await _ in manager.revisions(after: revision) {
+        for await _ in manager.revisions() {
             reload()
         }
     }
 
-    /// Keeps the model current in a task of its own until `stop()`. The task
-    /// holds the model weakly: a released model stops at the next revision.
+    /// Keeps the model current in a task of its own until `stop()`: reloads
+    /// at once, then at each new revision. The task holds the model weakly:
+    /// a released model stops at the next revision.
     public func start() {
         guard task == nil else { return }
-        let revisions = manager.revisions(after: revision)
+        let revisions = manager.revisions()
         task = Task { [weak self] in
             for await _ in revisions {
                 guard let self else { return }
@@ -62,7 +66,8 @@ public final class AuthModel {
         }
     }
 
-    /// Stops the task `start()` began.
+    /// Stops the task `start()` began, releasing its native wait; the model
+    /// keeps its last values.
     public func stop() {
         task?.cancel()
         task = nil

@@ -1,70 +1,77 @@
-// Observation without callbacks: each stream is a loop over the core's
-// `changed(afterRevision:)`, which resolves once the connection revision
-// passes the one given (DESIGN.md "Across the FFI").
+// Observation without callbacks: each stream is a thin loop over one of the
+// core's watches (`watchRevisions()`, `watchState(alias:)`), so its rules —
+// what comes first, what counts as a change, what a removal does — are the
+// core's, the same in Swift, Kotlin, Dart and Python. This file adds no rule
+// of its own: it forwards every `next()` and cancels the watch when the
+// stream ends.
+//
+// Why `cancel()` and not only `task.cancel()`: the generated async call
+// ignores Swift task cancellation, so the watch's `cancel()` is what makes a
+// pending native `next()` return `nil` at once and release its wait.
 
 @_exported import AuthState
 
 extension ServerManager {
-    /// Every new connection revision after `start` (default: the current
-    /// one), each greater than the last. A slow consumer gets the newest
-    /// revision only: a revision says "something changed", not what.
+    /// The manager's connection revision: the current one first, then the
+    /// latest each time it moves, strictly increasing. A revision says
+    /// "something changed", not what: read what you need from the manager.
+    /// A consumer slower than the changes gets the newest revision, not a
+    /// backlog (as the core's `RevisionWatch` coalesces a burst into its
+    /// latest revision).
     ///
-    /// The stream ends when its consumer stops iterating. The generated async
-    /// call cannot be cancelled from Swift, so the last wait is released at
-    /// the next revision.
-    public func revisions(after start: UInt64? = nil) -> AsyncStream<UInt64> {
-        let start = start ?? connectionRevision()
+    /// The stream never ends on its own. It ends when its consumer's task is
+    /// cancelled or the stream and its iterators are released (for example
+    /// by breaking out of `for await`); either cancels the underlying
+    /// `RevisionWatch`, which releases its pending native wait at once.
+    public func revisions() -> AsyncStream<UInt64> {
+        let watch = watchRevisions()
         return AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
             let task = Task {
-                var seen = start
-                while !Task.isCancelled {
-                    seen = await self.changed(afterRevision: seen)
-                    continuation.yield(seen)
+                while let revision = await watch.next() {
+                    continuation.yield(revision)
                 }
                 continuation.finish()
             }
-            continuation.onTermination = { _ in task.cancel() }
+            continuation.onTermination = { _ in
+                watch.cancel()
+                task.cancel()
+            }
         }
     }
 
-    /// The state of server `alias` now, then each time it changes. A new
-    /// remaining token life alone is not a change. The stream ends when the
-    /// server is removed (or was never added).
-    public func states(alias: String) -> AsyncStream<SessionState> {
-        let start = connectionRevision()
-        return AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
+    /// The state of server `alias`: the current state first, then each state
+    /// that differs from the last one in case, expiry reason or provider. A
+    /// refresh yields nothing, and neither does a change of another server.
+    /// Every state the core's `StateWatch` emits is delivered, in order.
+    ///
+    /// The stream finishes when the server is removed, after one last
+    /// `.noSession` if the last state it yielded was not `.noSession`. It
+    /// also ends when its consumer's task is cancelled or the stream and its
+    /// iterators are released; either cancels the underlying `StateWatch`,
+    /// which releases its pending native wait at once.
+    ///
+    /// - Throws: `AuthError.UnknownServer` here, at subscription, when no
+    ///   server is called `alias`.
+    public func states(alias: String) throws -> AsyncStream<SessionState> {
+        let watch = try watchState(alias: alias)
+        return AsyncStream(bufferingPolicy: .unbounded) { continuation in
             let task = Task {
-                var seen = start
-                var last: SessionState?
-                while !Task.isCancelled, let state = try? self.state(alias: alias) {
-                    if last.map({ !$0.isSameState(as: state) }) ?? true {
-                        continuation.yield(state)
-                        last = state
-                    }
-                    seen = await self.changed(afterRevision: seen)
+                while let observation = await watch.next() {
+                    continuation.yield(observation.state)
                 }
                 continuation.finish()
             }
-            continuation.onTermination = { _ in task.cancel() }
+            continuation.onTermination = { _ in
+                watch.cancel()
+                task.cancel()
+            }
         }
     }
 }
 
 extension SessionState {
-    /// Whether `other` is the same state: the same case and expiry reason,
-    /// whatever the remaining token life (which changes with time alone).
-    func isSameState(as other: SessionState) -> Bool {
-        switch (self, other) {
-        case (.noSession, .noSession), (.active, .active):
-            return true
-        case let (.expired(reason), .expired(otherReason)):
-            return reason == otherReason
-        default:
-            return false
-        }
-    }
-
-    /// Whether the session is usable (DESIGN.md invariant 1: exactly `active`).
+    /// Whether the session is usable: exactly `.active`, whatever its
+    /// provider.
     public var isAuthenticated: Bool {
         if case .active = self { return true }
         return false

@@ -1,5 +1,6 @@
 // Observation without callbacks: `changed(afterRevision:)`, the AsyncStreams
-// over it, AuthModel, and many concurrent async calls.
+// over the core's watches (whose rules they must pass on unchanged), their
+// release of native waits, AuthModel, and many concurrent async calls.
 
 import AuthStateKit
 import Foundation
@@ -18,10 +19,12 @@ final class ObservationTests: XCTestCase, @unchecked Sendable {
         XCTAssertEqual(revision, manager.connectionRevision())
     }
 
-    func testRevisionsYieldEachChange() async throws {
+    func testRevisionsYieldTheCurrentRevisionThenEachChange() async throws {
         let manager = try ServerManager.inMemory()
         let start = manager.connectionRevision()
         var revisions = manager.revisions().makeAsyncIterator()
+        let current = await revisions.next()
+        XCTAssertEqual(current, start, "the current revision first")
         try addServer(manager, alias: "a", url: "https://a.example")
         let first = await revisions.next()
         try addServer(manager, alias: "b", url: "https://b.example")
@@ -39,17 +42,58 @@ final class ObservationTests: XCTestCase, @unchecked Sendable {
         consumer.cancel()
         let ended = await consumer.value
         XCTAssertTrue(ended)
+        let released = await manager.released()
+        XCTAssertTrue(released, "a cancelled stream left \(manager.pendingWaits()) native waits")
     }
 
-    func testStatesStartWithTheCurrentStateAndEndWhenTheServerGoes() async throws {
+    func testStatesStartWithTheCurrentState() async throws {
         let manager = try managerWithNotes()
-        var states = manager.states(alias: "notes").makeAsyncIterator()
+        try addServer(manager, alias: "other", url: "https://other.example")
+        var states = try manager.states(alias: "notes").makeAsyncIterator()
         let first = await states.next()
+        XCTAssertEqual(first, try manager.state(alias: "notes"), "the current state first")
         XCTAssertEqual(first, .noSession)
-        try addServer(manager, alias: "other", url: "https://other.example") // not a change of `notes`
+    }
+
+    func testAnotherServersChangesAreSilentOnAStateStream() async throws {
+        let manager = try managerWithNotes()
+        let seen = Recorder<SessionState>()
+        let stream = try manager.states(alias: "notes")
+        let consumer = Task {
+            for await state in stream { seen.append(state) }
+        }
+        // The first emission is in, and the stream's native wait is pending:
+        // the changes below reach a waiting watch.
+        let waiting = await eventually { seen.values == [.noSession] && manager.pendingWaits() == 1 }
+        XCTAssertTrue(waiting, "first \(seen.values), pending waits \(manager.pendingWaits())")
+        let before = manager.connectionRevision()
+        try addServer(manager, alias: "b", url: "https://b.example")
+        try manager.drafts().save(serverAlias: "b", room: "1", text: "not a state")
+        try manager.removeServer(alias: "b")
+        XCTAssertGreaterThan(manager.connectionRevision(), before, "server b changed the revision")
+        try await Task.sleep(nanoseconds: 300_000_000) // time for a (wrong) emission to arrive
+        XCTAssertEqual(seen.values, [.noSession], "server b's changes yield nothing on notes' stream")
         try manager.removeServer(alias: "notes")
-        let after = await states.next()
-        XCTAssertNil(after, "the stream ends when the server is removed")
+        await consumer.value
+        XCTAssertEqual(seen.values, [.noSession], "nothing but the first state, whatever the timing")
+    }
+
+    func testRemovingTheServerFinishesItsStreamAfterNoSession() async throws {
+        let manager = try managerWithNotes()
+        let stream = try manager.states(alias: "notes")
+        let consumer = Task {
+            var all: [SessionState] = []
+            for await state in stream { all.append(state) }
+            return all
+        }
+        let waiting = await eventually { manager.pendingWaits() == 1 }
+        XCTAssertTrue(waiting, "the stream waits for a change after its first state")
+        try manager.removeServer(alias: "notes")
+        let all = await consumer.value
+        XCTAssertEqual(all, [.noSession], "one noSession (already the last state), then the end")
+        let released = await eventually { manager.pendingWaits() == 0 }
+        XCTAssertTrue(released, "pending waits: \(manager.pendingWaits())")
+        assertAuthError(try manager.states(alias: "notes"), \.isUnknownServer, "the server is gone")
     }
 
     func testAHundredConcurrentAsyncCalls() async throws {
@@ -100,6 +144,7 @@ final class ObservationTests: XCTestCase, @unchecked Sendable {
         await until(model) { !$0.servers.isEmpty }
         XCTAssertEqual(model.servers.map(\.alias), ["notes"])
         XCTAssertEqual(model.state(of: "notes"), .noSession)
+        XCTAssertNil(model.state(of: "ghost"), "an unknown alias has no state")
         XCTAssertEqual(model.revision, manager.connectionRevision())
         XCTAssertFalse(model.anyAuthenticated)
     }
@@ -115,36 +160,88 @@ final class ObservationTests: XCTestCase, @unchecked Sendable {
         XCTAssertEqual(fromZero, current)
     }
 
-    func testRevisionsAfterAnOlderRevisionYieldAtOnce() async throws {
+    func testRevisionsStartWithTheCurrentRevision() async throws {
         let manager = try ServerManager.inMemory()
         let start = manager.connectionRevision()
         try addServer(manager)
-        var revisions = manager.revisions(after: start).makeAsyncIterator()
+        let current = manager.connectionRevision()
+        XCTAssertGreaterThan(current, start)
+        var revisions = manager.revisions().makeAsyncIterator()
         let first = await revisions.next()
-        XCTAssertEqual(first, manager.connectionRevision())
+        XCTAssertEqual(first, current, "the current revision at once, not the next change")
     }
 
     func testRevisionsCoalesceABurstIntoTheLatest() async throws {
         let manager = try ServerManager.inMemory()
         var revisions = manager.revisions().makeAsyncIterator()
+        let current = await revisions.next()
+        let start = try XCTUnwrap(current)
+        XCTAssertEqual(start, manager.connectionRevision())
         for name in ["a", "b", "c", "d", "e"] {
             try addServer(manager, alias: name, url: "https://\(name).example")
         }
         let latest = manager.connectionRevision()
         var seen: [UInt64] = []
         while seen.last != latest, let revision = await revisions.next() {
-            XCTAssertGreaterThan(revision, seen.last ?? 0, "strictly increasing")
+            XCTAssertGreaterThan(revision, seen.last ?? start, "strictly increasing")
             seen.append(revision)
         }
         XCTAssertEqual(seen.last, latest)
         XCTAssertLessThanOrEqual(seen.count, 5, "at most one per change, the newest kept")
     }
 
-    func testStatesOfAnUnknownServerEndAtOnce() async throws {
+    func testStatesOfAnUnknownServerThrowUnknownServerAtSubscription() async throws {
         let manager = try managerWithNotes()
-        var states = manager.states(alias: "ghost").makeAsyncIterator()
-        let first = await states.next()
-        XCTAssertNil(first)
+        assertAuthError(try manager.states(alias: "ghost"), \.isUnknownServer)
+        assertAuthError(try manager.states(alias: ""), \.isUnknownServer)
+        XCTAssertEqual(manager.pendingWaits(), 0, "no watch was left behind")
+    }
+
+    func testCancellingAThousandStreamsOfEachKindLeavesNoPendingNativeWait() async throws {
+        let manager = try managerWithNotes()
+        let count = 1000
+        var consumers: [Task<Int, Never>] = []
+        for _ in 0..<count {
+            let states = try manager.states(alias: "notes")
+            let revisions = manager.revisions()
+            consumers.append(Task {
+                var received = 0
+                for await _ in states { received += 1 }
+                return received
+            })
+            consumers.append(Task {
+                var received = 0
+                for await _ in revisions { received += 1 }
+                return received
+            })
+        }
+        // Started: every stream yielded its first value and waits natively
+        // for a change.
+        let started = await eventually(within: 20) { manager.pendingWaits() == UInt64(2 * count) }
+        XCTAssertTrue(started, "pending native waits before cancelling: \(manager.pendingWaits())")
+        for consumer in consumers { consumer.cancel() }
+        for consumer in consumers {
+            let received = await consumer.value
+            XCTAssertLessThanOrEqual(received, 1, "no change happened: at most the first value")
+        }
+        let released = await eventually { manager.pendingWaits() == 0 }
+        print("swift: \(count) cancelled streams, pending native waits: \(manager.pendingWaits())")
+        XCTAssertTrue(released, "cancelled streams left \(manager.pendingWaits()) native waits")
+        XCTAssertEqual(manager.pendingWaits(), 0)
+    }
+
+    func testBreakingOutOfAStreamLoopReleasesItsNativeWait() async throws {
+        let manager = try managerWithNotes()
+        for await state in try manager.states(alias: "notes") {
+            XCTAssertEqual(state, .noSession)
+            break
+        }
+        for await revision in manager.revisions() {
+            XCTAssertEqual(revision, manager.connectionRevision())
+            break
+        }
+        let released = await eventually { manager.pendingWaits() == 0 }
+        XCTAssertTrue(released, "released streams left \(manager.pendingWaits()) native waits")
     }
 
     @MainActor
@@ -156,7 +253,7 @@ final class ObservationTests: XCTestCase, @unchecked Sendable {
         try manager.removeServer(alias: "notes")
         await until(model) { $0.servers.isEmpty }
         XCTAssertNil(model.states["notes"])
-        XCTAssertEqual(model.state(of: "notes"), .noSession, "an unknown alias reads as noSession")
+        XCTAssertNil(model.state(of: "notes"), "a removed server has no state")
         model.stop()
         XCTAssertFalse(model.isRunning)
         try addServer(manager)
@@ -186,6 +283,54 @@ final class ObservationTests: XCTestCase, @unchecked Sendable {
         let running = Task { await model.run() }
         running.cancel()
         await running.value
+    }
+
+    @MainActor
+    func testRunReloadsAtOnceThenFollowsUntilCancelled() async throws {
+        let manager = try ServerManager.inMemory()
+        let model = AuthModel(manager: manager)
+        try addServer(manager) // after the model's first read
+        XCTAssertEqual(model.servers, [], "not yet reloaded")
+        let running = Task { await model.run() }
+        await until(model) { !$0.servers.isEmpty } // the first revision reloads
+        XCTAssertEqual(model.revision, manager.connectionRevision())
+        try manager.removeServer(alias: "notes")
+        await until(model) { $0.servers.isEmpty }
+        XCTAssertNil(model.state(of: "notes"))
+        running.cancel()
+        await running.value
+        let released = await manager.released()
+        XCTAssertTrue(released, "a cancelled run() left \(manager.pendingWaits()) native waits")
+    }
+}
+
+extension ServerManager {
+    /// Whether every native observation wait is released within 5 s.
+    func released() async -> Bool {
+        await eventually { self.pendingWaits() == 0 }
+    }
+}
+
+/// Whether `condition` holds within `seconds`, checked every millisecond:
+/// a bounded wait for what the core does asynchronously.
+func eventually(within seconds: Int = 5, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while !condition() {
+        guard ContinuousClock.now < deadline else { return false }
+        try? await Task.sleep(nanoseconds: 1_000_000)
+    }
+    return true
+}
+
+/// The values a stream's consumer received so far, readable from any task.
+final class Recorder<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var kept: [Value] = []
+
+    var values: [Value] { lock.withLock { kept } }
+
+    func append(_ value: Value) {
+        lock.withLock { kept.append(value) }
     }
 }
 

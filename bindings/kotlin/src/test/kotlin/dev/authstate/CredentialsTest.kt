@@ -63,7 +63,7 @@ class CredentialsTest {
         clock.advanceSecs(301u)
         val error = assertThrows<AuthException.Configuration> { manager.session(API).freshAccessToken() }
         assertTrue("api/token/refresh/" in error.message.orEmpty() && "400" in error.message.orEmpty(), error.message)
-        assertEquals(SessionState.Expired(ExpiryReason.MISCONFIGURED), manager.state(API))
+        assertEquals(SessionState.Expired(ProviderKind.TOKEN_PAIR, ExpiryReason.MISCONFIGURED), manager.state(API))
     }
 
     @Test
@@ -88,7 +88,7 @@ class CredentialsTest {
         assertTrue(changed.persisted)
         assertTrue(phone.session(API).isAuthenticated())
         assertEquals(ProbeResult.STALE, laptop.session(API).probe())
-        assertEquals(SessionState.Expired(ExpiryReason.STALE_TOKEN), laptop.state(API))
+        assertEquals(SessionState.Expired(ProviderKind.OPAQUE_TOKEN, ExpiryReason.STALE_TOKEN), laptop.state(API))
         server.createUser("alice") // the password back, for the other tests
 
         phone.signOutEverywhere(API)

@@ -47,7 +47,8 @@ class HostStoresTest {
         assertTrue(values.map.values.none { value -> held.any { it in value } }, "and no secret in the value store")
 
         val again = manager(clock, secrets, values)
-        assertEquals(SessionState.Active(60), again.state(ALIAS), "another manager restores the session as it was")
+        assertEquals(SessionState.Active(ProviderKind.OIDC), again.state(ALIAS), "another manager restores the session")
+        assertEquals(60L, again.session(ALIAS).tokenInfo()?.expiresInSecs, "as it was")
         assertEquals(token, again.session(ALIAS).validAccessToken())
 
         assertEquals(RevocationOutcome.Revoked, manager.signOut(ALIAS))

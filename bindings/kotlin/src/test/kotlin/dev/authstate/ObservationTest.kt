@@ -1,29 +1,38 @@
-// Scenarios (c) observation through the Flow layer (AuthStateFlows.kt) and
-// (j) 100 concurrent suspend calls, single-flight against the real provider.
+// Scenarios (c) observation through the Flow layer (AuthStateFlows.kt, loops
+// over the core's StateWatch and RevisionWatch) and (j) 100 concurrent
+// suspend calls, single-flight against the real provider.
 // The letters match the Python twin (bindings/python/tests).
 
 package dev.authstate
 
 import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.atomic.AtomicInteger
 import kotlinx.coroutines.CoroutineExceptionHandler
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
-import kotlinx.coroutines.cancel
+import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.channels.Channel
-import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.channels.ReceiveChannel
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.flow.produceIn
-import kotlinx.coroutines.flow.update
+import kotlinx.coroutines.flow.take
+import kotlinx.coroutines.flow.toList
+import kotlinx.coroutines.joinAll
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
+import kotlinx.coroutines.withTimeoutOrNull
 import kotlinx.coroutines.yield
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotEquals
+import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 
@@ -45,10 +54,30 @@ class ObservationTest {
         try {
             block(scope)
         } finally {
-            scope.cancel()
+            withTimeout(30_000) { scope.coroutineContext[Job]!!.cancelAndJoin() }
         }
         assertEquals(listOf<Throwable>(), unhandled, "unhandled failures in the scope")
     }
+
+    /** Waits (at most 30 s, polling) until [manager] has exactly [count] pending native waits. */
+    private suspend fun pendingWaitsReach(manager: ServerManager, count: ULong) {
+        withTimeoutOrNull(30_000) { while (manager.pendingWaits() != count) delay(1) }
+        assertEquals(count, manager.pendingWaits(), "pending native waits")
+    }
+
+    /** The next value, failing after 30 s instead of hanging. */
+    private suspend fun <T> ReceiveChannel<T>.next(): T = withTimeout(30_000) { receive() }
+
+    /** Asserts the channel's flow completed normally, emitting nothing more. */
+    private suspend fun <T> ReceiveChannel<T>.assertCompleted(message: String) {
+        val result = withTimeout(30_000) { receiveCatching() }
+        assertTrue(result.isClosed, "$message: got ${result.getOrNull()}")
+        assertNull(result.exceptionOrNull(), "$message: the flow failed")
+    }
+
+    private val active = SessionState.Active(ProviderKind.OIDC)
+
+    // The low-level primitive the watches are built on.
 
     @Test
     fun `(c) changed resolves only once the revision passes`() = runBlocking<Unit> {
@@ -60,115 +89,239 @@ class ObservationTest {
         manager.addOffline("a")
         assertEquals(manager.connectionRevision(), withTimeout(10_000) { waiting.await() })
         assertEquals(manager.connectionRevision(), manager.changed(seen), "already past: at once")
+        assertEquals(0uL, manager.pendingWaits())
+    }
+
+    // (a) the current value first.
+
+    @Test
+    fun `(c) states and revisions emit the current state and revision first`() = runBlocking<Unit> {
+        val manager = peer.client()
+        manager.addOffline("a")
+        assertEquals(manager.connectionRevision(), manager.revisions().first(), "the current revision first")
+        assertEquals(SessionState.NoSession, manager.states(ALIAS).first())
+        manager.signIn()
+        assertEquals(active, manager.states(ALIAS).first(), "the current state first")
+        assertEquals(SessionState.NoSession, manager.states("a").first())
+        assertEquals(manager.connectionRevision(), manager.revisions().first())
+        manager.session(ALIAS).markExpired()
+        assertEquals(SessionState.Expired(ProviderKind.OIDC, ExpiryReason.MARKED), manager.states(ALIAS).first())
+        assertEquals(0uL, manager.pendingWaits(), "first() cancelled every watch")
     }
 
     @Test
     fun `(c) revisions emits the current revision, then each add and remove`() = withScope { scope ->
         val manager = ServerManager.inMemory()
         val revisions = manager.revisions().produceIn(scope)
-        val start = revisions.receive()
+        val start = revisions.next()
         assertEquals(manager.connectionRevision(), start, "the first value is the current revision")
         manager.addOffline("a")
-        val added = revisions.receiveUntil { it >= manager.connectionRevision() }
+        val added = revisions.next()
+        assertEquals(manager.connectionRevision(), added)
         assertTrue(added > start)
         manager.removeServer("a")
-        assertEquals(manager.connectionRevision(), revisions.receiveUntil { it >= manager.connectionRevision() })
-    }
-
-    @Test
-    fun `(c) revisions, states and stateFlow follow add, sign-in and sign-out`() = withScope { scope ->
-        val manager = manager(clockAtNow())
-        val revisions = manager.revisions().produceIn(scope)
-        var last = revisions.receive()
-        suspend fun advanced(): ULong {
-            val target = manager.connectionRevision()
-            val seen = mutableListOf<ULong>()
-            while (seen.lastOrNull()?.let { it < target } != false) seen += withTimeout(30_000) { revisions.receive() }
-            assertEquals(seen.sorted().distinct(), seen, "revisions strictly increase")
-            assertTrue(seen.first() > last)
-            return seen.last().also { last = it }
-        }
-
-        manager.addPeer(peer)
-        advanced()
-        val states = manager.states(ALIAS).produceIn(scope)
-        val hot = manager.stateFlow(ALIAS, scope)
-        assertEquals(SessionState.NoSession, hot.value, "a StateFlow's value is readable at once")
-        assertEquals(SessionState.NoSession, states.receive())
-
-        assertEquals("/rooms/42", manager.signIn("/rooms/42").returnTo)
-        advanced()
-        assertEquals(SessionState.Active(60), withTimeout(30_000) { states.receive() }, "repeats are skipped")
-        withTimeout(30_000) { hot.first { it is SessionState.Active } }
-
-        assertEquals(RevocationOutcome.Revoked, manager.signOut(ALIAS))
-        advanced()
-        assertEquals(SessionState.NoSession, withTimeout(30_000) { states.receive() })
-        withTimeout(30_000) { hot.first { it == SessionState.NoSession } }
-
-        manager.removeServer(ALIAS)
-        assertThrows<AuthException.UnknownServer>("a removed server ends the states Flow") {
-            withTimeout(30_000) { states.receive() }
-        }
-        revisions.receiveUntil { it >= manager.connectionRevision() }
-        assertEquals(SessionState.NoSession, hot.value, "the StateFlow keeps its last value, failing nothing")
-    }
-
-    @Test
-    fun `(c) states and stateFlow of an unknown server throw UnknownServer`() = runBlocking<Unit> {
-        val manager = ServerManager.inMemory()
-        assertThrows<AuthException.UnknownServer> { manager.states("nope").first() }
-        assertThrows<AuthException.UnknownServer> { manager.stateFlow("nope", this) }
-    }
-
-    /** Stands in for a ServerManager (UniFFI's fake constructor): each [bump] is one revision. */
-    private class ScriptedManager(initial: SessionState) : ServerManager(NoHandle) {
-        private val current = MutableStateFlow(1uL to initial)
-
-        /** How many times `changed` has been entered. */
-        val waits = MutableStateFlow(0)
-
-        override fun connectionRevision(): ULong = current.value.first
-        override fun state(alias: String): SessionState = current.value.second
-        override suspend fun changed(afterRevision: ULong): ULong {
-            waits.update { it + 1 }
-            return current.first { it.first > afterRevision }.first
-        }
-
-        fun bump(state: SessionState) = current.update { (revision, _) -> revision + 1u to state }
-    }
-
-    @Test
-    fun `(c) states skips revisions that leave the state equal`() = withScope { scope ->
-        val manager = ScriptedManager(SessionState.NoSession)
-        val states = manager.states(ALIAS).produceIn(scope)
-        assertEquals(SessionState.NoSession, states.receive())
-        withTimeout(10_000) { manager.waits.first { it >= 1 } }
-        for (waits in 2..4) { // other servers change: an equal state is not emitted
-            manager.bump(SessionState.NoSession)
-            withTimeout(10_000) { manager.waits.first { it >= waits } } // read the state, waiting again
-            assertTrue(states.tryReceive().isFailure, "an equal state was emitted")
-        }
-        manager.bump(SessionState.Active(60))
-        assertEquals(SessionState.Active(60), states.receive())
-        manager.bump(SessionState.Active(59)) // not equal: a refresh
-        assertEquals(SessionState.Active(59), states.receive())
-        manager.bump(SessionState.Expired(ExpiryReason.MARKED))
-        assertEquals(SessionState.Expired(ExpiryReason.MARKED), states.receive())
+        assertEquals(manager.connectionRevision(), revisions.next())
+        revisions.cancel()
+        pendingWaitsReach(manager, 0uL)
     }
 
     @Test
     fun `(c) revisions strictly increase through a burst and reach the latest`() = withScope { scope ->
-        val manager = ScriptedManager(SessionState.NoSession)
+        val manager = ServerManager.inMemory()
         val revisions = manager.revisions().produceIn(scope)
-        assertEquals(1uL, revisions.receive())
-        repeat(5) { manager.bump(SessionState.NoSession) }
-        val seen = mutableListOf<ULong>()
-        while (seen.lastOrNull() != 6uL) seen += withTimeout(10_000) { revisions.receive() }
+        val seen = mutableListOf(revisions.next())
+        repeat(5) { manager.addOffline("s$it") }
+        val latest = manager.connectionRevision()
+        while (seen.last() < latest) seen += revisions.next()
         assertEquals(seen.sorted().distinct(), seen, "strictly increasing: $seen")
-        manager.bump(SessionState.NoSession)
-        assertEquals(7uL, revisions.receive())
+        assertEquals(latest, seen.last(), "the latest revision is reached, not passed")
+        manager.addOffline("one-more")
+        assertEquals(manager.connectionRevision(), revisions.next())
     }
+
+    // (b) other servers' changes and refreshes are silent.
+
+    @Test
+    fun `(c) a sign-in on another server emits nothing on this server's states`() = withScope { scope ->
+        val manager = peer.client()
+        manager.addOffline("a")
+        val a = manager.states("a").produceIn(scope)
+        val idp = manager.states(ALIAS).produceIn(scope)
+        assertEquals(SessionState.NoSession, a.next())
+        assertEquals(SessionState.NoSession, idp.next())
+        val before = manager.connectionRevision()
+        manager.signIn()
+        assertTrue(manager.connectionRevision() > before, "the sign-in bumped the revision")
+        assertEquals(active, idp.next(), "the signed-in server emits")
+        assertNull(withTimeoutOrNull(200) { a.receive() }, "another server's sign-in is silent")
+        // The proof without timing: A's removal ends its flow with no value
+        // before it (its last value was NoSession already), so nothing was queued.
+        manager.removeServer("a")
+        a.assertCompleted("a's flow after its removal")
+    }
+
+    @Test
+    fun `(c) a refresh is silent on states`() = withScope { scope ->
+        val (_, manager, session, old) = peer.signedInThenExpired()
+        val states = manager.states(ALIAS).produceIn(scope)
+        assertEquals(active, states.next(), "an expired access token is still Active")
+        val before = manager.connectionRevision()
+        assertNotEquals(old, session.freshAccessToken())
+        assertTrue(manager.connectionRevision() > before, "the refresh bumped the revision")
+        assertNull(withTimeoutOrNull(200) { states.receive() }, "a refresh is silent")
+        assertEquals(RevocationOutcome.Revoked, manager.signOut(ALIAS))
+        assertEquals(SessionState.NoSession, states.next(), "the next value is the sign-out, not a repeat of Active")
+    }
+
+    // (c) a removal completes the flow after NoSession.
+
+    @Test
+    fun `(c) removing a signed-in server emits NoSession, then completes its states`() = withScope { scope ->
+        val manager = peer.client()
+        val states = manager.states(ALIAS).produceIn(scope)
+        assertEquals(SessionState.NoSession, states.next())
+        manager.signIn()
+        assertEquals(active, states.next())
+        manager.removeServer(ALIAS)
+        assertEquals(SessionState.NoSession, states.next(), "one last NoSession")
+        states.assertCompleted("the states flow after the removal")
+        pendingWaitsReach(manager, 0uL)
+    }
+
+    @Test
+    fun `(c) a whole states collection ends normally on removal`() = runBlocking<Unit> {
+        val manager = peer.client()
+        manager.signIn()
+        val values = async(Dispatchers.Default, CoroutineStart.UNDISPATCHED) { manager.states(ALIAS).toList() }
+        pendingWaitsReach(manager, 1uL) // the first value is in, the watch waits
+        manager.removeServer(ALIAS)
+        assertEquals(listOf(active, SessionState.NoSession), withTimeout(30_000) { values.await() })
+        assertEquals(0uL, manager.pendingWaits())
+    }
+
+    @Test
+    fun `(c) revisions, states and stateFlow follow add, sign-in, sign-out and removal`() = withScope { scope ->
+        val manager = manager(clockAtNow())
+        val revisions = manager.revisions().produceIn(scope)
+        revisions.next()
+        manager.addPeer(peer)
+        assertEquals(manager.connectionRevision(), revisions.next())
+        val states = manager.states(ALIAS).produceIn(scope)
+        val hot = manager.stateFlow(ALIAS, scope)
+        assertEquals(SessionState.NoSession, hot.value, "a StateFlow's value is readable at once")
+        assertEquals(SessionState.NoSession, states.next())
+
+        assertEquals("/rooms/42", manager.signIn("/rooms/42").returnTo)
+        assertEquals(active, states.next())
+        withTimeout(30_000) { hot.first { it == active } }
+
+        assertEquals(RevocationOutcome.Revoked, manager.signOut(ALIAS))
+        assertEquals(SessionState.NoSession, states.next())
+        withTimeout(30_000) { hot.first { it == SessionState.NoSession } }
+
+        manager.signIn()
+        assertEquals(active, states.next())
+        withTimeout(30_000) { hot.first { it == active } }
+
+        manager.removeServer(ALIAS)
+        assertEquals(SessionState.NoSession, states.next(), "a removal emits NoSession")
+        states.assertCompleted("a removed server completes the states flow")
+        withTimeout(30_000) { hot.first { it == SessionState.NoSession } }
+        assertEquals(manager.connectionRevision(), revisions.receiveUntil { it >= manager.connectionRevision() })
+        assertEquals(SessionState.NoSession, hot.value, "the StateFlow keeps its last value, failing nothing")
+        revisions.cancel()
+        pendingWaitsReach(manager, 0uL) // the StateFlow's watch ended with the removal
+    }
+
+    // (d) an unknown alias is refused when collection starts.
+
+    @Test
+    fun `(c) states and stateFlow of an unknown server throw UnknownServer at once`() = runBlocking<Unit> {
+        val manager = ServerManager.inMemory()
+        assertThrows<AuthException.UnknownServer>("states(nope).collect") { manager.states("nope").collect { } }
+        assertThrows<AuthException.UnknownServer>("stateFlow(nope)") { manager.stateFlow("nope", this) }
+        val flow = manager.states("later") // cold: nothing happens before collection
+        manager.addOffline("later")
+        assertEquals(SessionState.NoSession, flow.first(), "the alias is looked up when collection starts")
+        assertEquals(0uL, manager.pendingWaits())
+    }
+
+    // (e) cancelled collectors release their native waits.
+
+    @Test
+    fun `(c) 1000 cancelled states and revisions flows leave no pending native wait`() = withScope { scope ->
+        val manager = ServerManager.inMemory()
+        manager.addOffline("a")
+        val count = 1_000
+        val first = Channel<Unit>(Channel.UNLIMITED)
+        val states = List(count) { scope.launch { manager.states("a").collect { first.send(Unit) } } }
+        val revisions = List(count) { scope.launch { manager.revisions().collect { first.send(Unit) } } }
+        repeat(2 * count) { first.next() }
+        pendingWaitsReach(manager, (2 * count).toULong()) // every collector waits in next()
+
+        states.forEach { it.cancel() }
+        withTimeout(30_000) { states.joinAll() }
+        pendingWaitsReach(manager, count.toULong())
+        revisions.forEach { it.cancel() }
+        withTimeout(30_000) { revisions.joinAll() }
+        assertEquals(0uL, manager.pendingWaits())
+        println("kotlin: $count cancelled states() and $count cancelled revisions() flows, pending native waits: ${manager.pendingWaits()}")
+
+        // Nothing emitted after cancellation.
+        manager.addOffline("b")
+        manager.removeServer("a")
+        yield()
+        assertTrue(first.tryReceive().isFailure, "a cancelled collector emitted")
+    }
+
+    @Test
+    fun `(c) cancelling a collector cancels its pending next call`() = withScope { scope ->
+        val manager = ServerManager.inMemory()
+        val collected = Channel<ULong>(Channel.UNLIMITED)
+        val job = scope.launch { manager.revisions().collect { collected.send(it) } }
+        collected.next()
+        pendingWaitsReach(manager, 1uL)
+        job.cancel()
+        withTimeout(10_000) { job.join() } // a pending next() must not keep the collector alive
+        assertEquals(0uL, manager.pendingWaits())
+        manager.addOffline("a")
+        assertTrue(collected.tryReceive().isFailure, "nothing emitted after cancellation")
+    }
+
+    // The Kotlin layer adds no semantics: it passes the watch's values through and cancels it.
+
+    /** A scripted [StateWatch] (UniFFI's fake constructor): [next] returns [script], then null. */
+    private class ScriptedWatch(script: List<SessionState>) : StateWatch(NoHandle) {
+        private val remaining = script.toMutableList()
+        val cancels = AtomicInteger()
+
+        override suspend fun next(): StateObservation? =
+            remaining.removeFirstOrNull()?.let { StateObservation(1uL, it) }
+
+        override fun cancel() {
+            cancels.incrementAndGet()
+        }
+    }
+
+    /** A [ServerManager] whose [watchState] hands out [watch]. */
+    private class ScriptedManager(val watch: StateWatch) : ServerManager(NoHandle) {
+        override fun watchState(alias: String): StateWatch = watch
+    }
+
+    @Test
+    fun `(c) states passes every observation through and cancels the watch`() = runBlocking<Unit> {
+        val expired = SessionState.Expired(ProviderKind.OIDC, ExpiryReason.MARKED)
+        val script = listOf(SessionState.NoSession, SessionState.NoSession, active, active, expired)
+        val completed = ScriptedWatch(script)
+        assertEquals(script, ScriptedManager(completed).states(ALIAS).toList(), "no filtering of its own")
+        assertEquals(1, completed.cancels.get(), "a watch that ended is cancelled once")
+
+        val abandoned = ScriptedWatch(script)
+        assertEquals(script.take(2), ScriptedManager(abandoned).states(ALIAS).take(2).toList())
+        assertEquals(1, abandoned.cancels.get(), "a collector that stops early cancels the watch")
+    }
+
+    // (j) concurrency.
 
     @Test
     fun `(j) 100 changed waiters all resolve on one change`() = runBlocking<Unit> {
@@ -178,6 +331,15 @@ class ObservationTest {
         yield()
         manager.addOffline("b")
         assertEquals(List(n) { manager.connectionRevision() }, withTimeout(30_000) { waiting.awaitAll() })
+    }
+
+    @Test
+    fun `(j) 100 states collectors all see one sign-in`() = withScope { scope ->
+        val manager = peer.client()
+        val channels = (1..n).map { manager.states(ALIAS).produceIn(scope) }
+        assertEquals(List(n) { SessionState.NoSession }, channels.map { it.next() })
+        manager.signIn()
+        assertEquals(List(n) { active }, channels.map { it.next() })
     }
 
     @Test
@@ -200,7 +362,7 @@ class ObservationTest {
         }.awaitAll()
         assertEquals(List(n) { token }, results.subList(0, n))
         assertEquals(List(n) { revision }, results.subList(n, 2 * n))
-        assertEquals(List(n) { SessionState.Active(60) }, results.subList(2 * n, 3 * n))
+        assertEquals(List(n) { active }, results.subList(2 * n, 3 * n))
         assertEquals(List(n) { Unit }, results.subList(3 * n, 4 * n))
         assertEquals(0L, peer.tokenRequests())
     }
@@ -232,17 +394,5 @@ class ObservationTest {
         assertEquals(List(n) { ResponseVerdict.Retry }, verdicts)
         assertEquals(1L, peer.tokenRequests())
         assertTrue(session.validAccessToken().let { it != null && it != old })
-    }
-
-    @Test
-    fun `(c) cancelling a collector cancels its pending changed call`() = withScope { scope ->
-        val manager = ServerManager.inMemory()
-        val collected = Channel<ULong>(Channel.UNLIMITED)
-        val job = scope.launch { manager.revisions().collect { collected.send(it) } }
-        collected.receive()
-        job.cancel()
-        withTimeout(10_000) { job.join() } // a pending changed() must not keep the collector alive
-        manager.addOffline("a")
-        assertTrue(collected.tryReceive().isFailure, "nothing emitted after cancellation")
     }
 }

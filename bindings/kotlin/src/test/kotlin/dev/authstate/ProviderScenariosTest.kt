@@ -45,7 +45,7 @@ class ProviderScenariosTest {
         val result = manager.completeLogin(OidcPeer.driveLogin(authUrl))
         assertEquals(LoginResult(manager.servers().single(), "/rooms/42?draft=1", true), result)
         val session = manager.session(ALIAS)
-        assertEquals(SessionState.Active(60), session.state())
+        assertEquals(SessionState.Active(ProviderKind.OIDC), session.state())
         assertTrue(session.isAuthenticated() && manager.anyAuthenticated())
         assertEquals(TokenInfo(60, hasRefreshToken = true, hasIdToken = true), session.tokenInfo())
         assertEquals(200, peer.userinfoStatus(manager.token()))
@@ -98,7 +98,7 @@ class ProviderScenariosTest {
     @Test
     fun `(d) past the lifetime the expiry is visible and freshAccessToken refreshes`() = runBlocking<Unit> {
         val (clock, manager, session, old) = peer.signedInThenExpired()
-        assertEquals(SessionState.Active(-1), manager.state(ALIAS))
+        assertEquals(SessionState.Active(ProviderKind.OIDC), manager.state(ALIAS), "the state does not carry the token's life")
         assertEquals(-1L, session.tokenInfo()?.expiresInSecs)
         assertNull(session.validAccessToken(), "an expired token is never handed out")
         assertTrue(session.isAuthenticated(), "expiry alone is not a transition: a refresh can continue")
@@ -108,7 +108,8 @@ class ProviderScenariosTest {
         assertNotEquals(old, fresh)
         assertEquals(1L, peer.tokenRequests())
         assertEquals(fresh, session.validAccessToken())
-        assertEquals(SessionState.Active(60), manager.state(ALIAS))
+        assertEquals(SessionState.Active(ProviderKind.OIDC), manager.state(ALIAS))
+        assertEquals(60L, session.tokenInfo()?.expiresInSecs)
         assertEquals(200, peer.userinfoStatus(fresh))
     }
 
@@ -149,7 +150,7 @@ class ProviderScenariosTest {
         manager.signIn()
         val session = manager.session(ALIAS)
         session.markExpired()
-        assertEquals(SessionState.Expired(ExpiryReason.MARKED), manager.state(ALIAS))
+        assertEquals(SessionState.Expired(ProviderKind.OIDC, ExpiryReason.MARKED), manager.state(ALIAS))
         assertTrue(session.tokenInfo()?.hasRefreshToken == true, "tokens are kept")
         assertFalse(session.isAuthenticated())
         assertNull(session.validAccessToken())
