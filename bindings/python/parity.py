@@ -93,6 +93,7 @@ class World:
         self.clock = auth.ManualClock(EPOCH)
         self.dir = tempfile.mkdtemp(prefix="authstate-parity-") if stores == "files" else None
         self.watches = {}
+        self.full_tokens = {}  # "A1" -> the whole token this scenario received
         self.revisions = None
         self.pending_state = None
         self.open()
@@ -109,8 +110,6 @@ class World:
         if which == "current":
             return session.valid_access_token() or ""
         return self.full_tokens.get(which, which)
-
-    full_tokens = {}
 
     def remember(self, token):
         self.full_tokens[short(token)] = token
@@ -131,6 +130,7 @@ async def step(world, op, a):
         return "ok"
     if op == "sign_in":
         await m.sign_in_with_password(alias, f"{LANG}|{a.get('script', '')}", a.get("password", "pw"))
+        world.remember(m.session(alias).valid_access_token() or "")
         return "ok"
     if op == "state":
         return view(m.state(alias))

@@ -7,6 +7,7 @@ mod chroot;
 mod dart;
 mod kotlin;
 mod layers;
+mod parity;
 mod swift;
 mod symbols;
 
@@ -21,8 +22,8 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  test [LAYER…]  run every test layer (peers, rust, keyring, python, kotlin, swift, dart), or
-                 only the named ones, and print a summary
+  test [LAYER…]  run every test layer (peers, rust, keyring, python, kotlin, swift, dart,
+                 parity), or only the named ones, and print a summary
   bindings       generate the language bindings under bindings/<lang>/generated/";
 
 const KEYRING_TEST: &str = "crates/authstate/tests/keyring_linux.rs";
@@ -151,7 +152,7 @@ fn proptest_cases() -> String {
 
 fn test(only: &[&str]) -> ExitCode {
     let root = workspace_root();
-    let all: [(&str, Layer); 7] = [
+    let all: [(&str, Layer); 8] = [
         ("peers", layers::peers),
         ("rust", layers::rust),
         ("keyring", layers::keyring),
@@ -159,12 +160,16 @@ fn test(only: &[&str]) -> ExitCode {
         ("kotlin", kotlin::layer),
         ("swift", swift::layer),
         ("dart", dart::layer),
+        ("parity", parity::layer),
     ];
     if let Some(unknown) = only.iter().find(|name| !all.iter().any(|(layer, _)| layer == *name)) {
         eprintln!("unknown layer {unknown:?}\n{USAGE}");
         return ExitCode::from(2);
     }
     let layers: Vec<_> = all.into_iter().filter(|(name, _)| only.is_empty() || only.contains(name)).collect();
+    let names: Vec<&str> = layers.iter().map(|(name, _)| *name).collect();
+    // Kept until the end: the scripted server every language's scenario runner uses.
+    let _scenarios = names.contains(&"parity").then(|| parity::prepare(&root, &names)).flatten();
     let mut results = Vec::with_capacity(layers.len());
     for (i, (name, layer)) in layers.iter().enumerate() {
         println!("\n==== [{}/{}] {name} ====", i + 1, layers.len());

@@ -12,7 +12,7 @@
 //! that is a failure.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 use std::{env, fs};
@@ -122,7 +122,9 @@ fn swift_suite(root: &Path, toolchain: Toolchain) -> Result<(), String> {
     let target = std::path::absolute(bindings::target_dir(root)).map_err(|e| format!("the target directory: {e}"))?;
     let lib_dir = target.join("release").to_string_lossy().into_owned();
     let search = if cfg!(target_os = "macos") { "DYLD_LIBRARY_PATH" } else { "LD_LIBRARY_PATH" };
-    let vars = [("AUTHSTATE_LIB_DIR", lib_dir.as_str()), (search, lib_dir.as_str())];
+    let scenario = scenario_vars()?;
+    let mut vars = vec![("AUTHSTATE_LIB_DIR", lib_dir.as_str()), (search, lib_dir.as_str())];
+    vars.extend(scenario.iter().map(|(name, value)| (*name, value.as_str())));
     let package = root.join(PACKAGE);
 
     let chroot = match toolchain {
@@ -136,8 +138,17 @@ fn swift_suite(root: &Path, toolchain: Toolchain) -> Result<(), String> {
         }
     };
     // The workspace (and a target directory outside it) at the same paths
-    // inside the chroot, so Package.swift and the rpath find the library.
-    let binds: Vec<&Path> = if target.starts_with(root) { vec![root] } else { vec![root, &target] };
+    // inside the chroot, so Package.swift and the rpath find the library;
+    // so too the scenario steps file's and transcript's directories when
+    // they are outside those, so both paths mean the same inside.
+    let mut binds: Vec<&Path> = if target.starts_with(root) { vec![root] } else { vec![root, &target] };
+    let scenario_dirs = scenario_dirs(&scenario);
+    for dir in &scenario_dirs {
+        if !binds.iter().any(|bound| dir.starts_with(bound)) {
+            binds.push(dir);
+        }
+    }
+    binds.sort_by_key(|dir| dir.components().count()); // a parent before what it holds
     let swift = |args: &[&str]| {
         let args: Vec<&str> = ["swift"].into_iter().chain(args.iter().copied()).collect();
         let place = if chroot.is_some() { ", in the chroot" } else { "" };
@@ -146,7 +157,7 @@ fn swift_suite(root: &Path, toolchain: Toolchain) -> Result<(), String> {
             Some(chroot) => chroot.command(&binds, &package, &vars, &args),
             None => {
                 let mut command = Command::new(args[0]);
-                command.args(&args[1..]).current_dir(&package).envs(vars);
+                command.args(&args[1..]).current_dir(&package).envs(vars.iter().copied());
                 command
             }
         }
@@ -180,13 +191,56 @@ fn swift_suite(root: &Path, toolchain: Toolchain) -> Result<(), String> {
     }
 }
 
+/// The scenario suite's variables (tests/scenarios/README.md) that
+/// `swift test` gets when they are set here, each with whether it is a path:
+/// the steps file, the scripted server's URL and the transcript directory.
+const SCENARIO_VARS: [(&str, bool); 3] =
+    [("AUTHSTATE_SCENARIO_STEPS", true), ("AUTHSTATE_SCENARIO_SERVER", false), ("AUTHSTATE_TRANSCRIPT_DIR", true)];
+
+/// The [`SCENARIO_VARS`] that are set, paths made absolute (`swift test`
+/// runs in the package directory, not in this process's).
+fn scenario_vars() -> Result<Vec<(&'static str, String)>, String> {
+    let mut vars = Vec::new();
+    for (name, is_path) in SCENARIO_VARS {
+        let Some(value) = env::var_os(name).filter(|v| !v.is_empty()) else { continue };
+        let value = if is_path {
+            std::path::absolute(&value).map_err(|e| format!("{name}: {e}"))?.into_os_string()
+        } else {
+            value
+        };
+        vars.push((name, value.into_string().map_err(|v| format!("{name} is not UTF-8: {v:?}"))?));
+    }
+    Ok(vars)
+}
+
+/// The existing directories the scenario paths need inside the chroot: the
+/// steps file's and the transcript directory.
+fn scenario_dirs(vars: &[(&str, String)]) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    for (name, value) in vars {
+        let path = Path::new(value);
+        let dir = match *name {
+            "AUTHSTATE_SCENARIO_STEPS" => path.parent(),
+            "AUTHSTATE_TRANSCRIPT_DIR" => Some(path),
+            _ => None,
+        };
+        if let Some(dir) = dir.filter(|d| d.is_dir() && d.parent().is_some()) {
+            dirs.push(dir.to_path_buf());
+        }
+    }
+    dirs
+}
+
 /// The last `Executed N tests, with F failures` line XCTest printed, as
-/// `(N, F)`: the line of the suite that holds all the others.
+/// `(N, F)`: the line of the suite that holds all the others. Skipped tests
+/// (`with K tests skipped and F failures`) count among the N.
 fn executed(output: &str) -> Option<(u64, u64)> {
     output.lines().rev().find_map(|line| {
         let rest = line.trim().strip_prefix("Executed ")?;
         let (tests, rest) = rest.split_once(" test")?;
-        let (failures, _) = rest.split_once(", with ")?.1.split_once(" failure")?;
+        let rest = rest.split_once(", with ")?.1;
+        let rest = rest.split_once(" skipped and ").map_or(rest, |(_, after)| after);
+        let (failures, _) = rest.split_once(" failure")?;
         Some((tests.parse().ok()?, failures.parse().ok()?))
     })
 }
@@ -311,6 +365,9 @@ mod tests {
         let out = "Test Suite 'A' passed\n\t Executed 1 test, with 0 failures (0 unexpected) in 0.1 (0.1) seconds\n\
             Test Suite 'All tests' failed\n\t Executed 31 tests, with 2 failures (0 unexpected) in 1.5 (1.5) seconds\n";
         assert_eq!(executed(out), Some((31, 2)));
+        let skipped = "\t Executed 2 tests, with 1 test skipped and 0 failures (0 unexpected) in 0.1 (0.1) seconds\n\
+            \t Executed 57 tests, with 1 test skipped and 1 failure (0 unexpected) in 1.5 (1.5) seconds\n";
+        assert_eq!(executed(skipped), Some((57, 1)));
         assert_eq!(executed("Build complete!\n"), None);
     }
 
