@@ -40,6 +40,22 @@ final class ScenarioParityTests: XCTestCase, @unchecked Sendable {
         }
     }
 
+    func testChangingOneExpectedOutcomeFailsTheRun() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let steps = environment["AUTHSTATE_SCENARIO_STEPS"], !steps.isEmpty else {
+            throw XCTSkip("AUTHSTATE_SCENARIO_STEPS is not set (cargo xtask test sets it)")
+        }
+        let base = try XCTUnwrap(environment["AUTHSTATE_SCENARIO_SERVER"], "AUTHSTATE_SCENARIO_SERVER is not set")
+        // The first scenario alone, its first expected outcome changed.
+        let all = try String(contentsOfFile: steps, encoding: .utf8).split(separator: "\n").map(String.init)
+        let name = all[0].split(separator: "\t", omittingEmptySubsequences: false)[0]
+        var first = all.prefix { $0.split(separator: "\t", omittingEmptySubsequences: false)[0] == name }
+        first[first.startIndex] += "-changed"
+        let runner = ScenarioRunner(base: base)
+        try await runner.run(steps: first.joined(separator: "\n") + "\n")
+        XCTAssertEqual(runner.mismatches.count, 1, runner.mismatches.joined(separator: "\n"))
+    }
+
     func testArgumentsAreDecodedAsPythonDecodesThem() {
         XCTAssertEqual(unquote("%2Fcaf%C3%A9%2Fmen%C3%BC"), "/café/menü")
         XCTAssertEqual(unquote("a+b%zz%4"), "a+b%zz%4", "no '+' decoding; a bad escape stays")

@@ -33,6 +33,27 @@ class ScenarioParityTest {
         mismatches.forEach { println(it) }
         assertEquals(0, mismatches.size, "mismatched outcomes:\n" + mismatches.joinToString("\n"))
     }
+
+    @Test
+    fun `changing one expected outcome fails the run`() {
+        val steps = System.getenv("AUTHSTATE_SCENARIO_STEPS")
+        assumeTrue(!steps.isNullOrEmpty(), "SKIP: AUTHSTATE_SCENARIO_STEPS is not set (see tests/scenarios/README.md)")
+        val base = System.getenv("AUTHSTATE_SCENARIO_SERVER") ?: throw AssertionError("AUTHSTATE_SCENARIO_SERVER is not set")
+        // The first scenario alone, its first expected outcome changed.
+        val all = File(steps!!).readLines(Charsets.UTF_8).filter { it.isNotBlank() }
+        val first = all.takeWhile { it.substringBefore('\t') == all[0].substringBefore('\t') }.toMutableList()
+        first[0] = first[0] + "-changed"
+        val changed = Files.createTempFile("authstate-steps-", ".tsv").toFile()
+        val transcript = Files.createTempFile("authstate-transcript-", ".txt").toFile()
+        try {
+            changed.writeText(first.joinToString("\n") + "\n", Charsets.UTF_8)
+            val (_, mismatches) = ScenarioRunner(base).runAll(changed, transcript)
+            assertEquals(1, mismatches.size, mismatches.joinToString("\n"))
+        } finally {
+            changed.delete()
+            transcript.delete()
+        }
+    }
 }
 
 /** Runs the flattened steps through the bindings, as parity.py does. */
