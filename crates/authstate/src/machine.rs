@@ -316,3 +316,7 @@ pub fn transition(now: &Snapshot, event: Event) -> Result<Step, InvalidTransitio
 #[cfg(test)]
 #[path = "machine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "machine_diagram_tests.rs"]
+mod diagram_tests;
