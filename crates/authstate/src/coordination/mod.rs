@@ -118,17 +118,15 @@ impl Coordination {
         self.dir.join(format!("{alias}.lease"))
     }
 
-    /// Takes `alias`'s refresh lease, waiting at most `bound`, giving up
-    /// when `cancel` fires or when `overtaken` says another process already
-    /// did the work (see [`flock::lock_async`]).
+    /// Takes `alias`'s refresh lease, waiting at most `bound` and giving up
+    /// when `cancel` fires.
     pub(crate) async fn lease(
         &self,
         alias: &Alias,
         bound: Duration,
         cancel: Option<&CancelToken>,
-        overtaken: Option<&(dyn Fn() -> bool + Sync)>,
     ) -> Result<Lease, LockFailure> {
-        let held = flock::lock_async(self.lease_path(alias), bound, cancel, overtaken).await?;
+        let held = flock::lock_async(self.lease_path(alias), bound, cancel).await?;
         Ok(lease(held))
     }
 

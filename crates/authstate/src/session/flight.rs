@@ -67,12 +67,7 @@ impl ServerSession {
     /// The detached exchange: the lease, a fresh look at the stores, the
     /// journal entry, one token request, then its result applied.
     async fn run_refresh(self: Arc<Self>, generation: u64) -> FlightResult {
-        let lease = match self.take_lease(generation).await? {
-            Leased::Held(lease) => Some(lease),
-            Leased::NotShared => None,
-            // Another process refreshed (or signed out) while we waited: adopted.
-            Leased::Overtaken => return Ok(()),
-        };
+        let lease = self.take_lease().await?;
         if lease.is_some() {
             // Another process may have refreshed, signed out, or died mid-refresh.
             self.catch_up();
@@ -98,23 +93,11 @@ impl ServerSession {
         self.finish_refresh(generation, result, lease.as_ref())
     }
 
-    /// Takes this server's refresh lease when the stores are shared. While
-    /// another process holds it, each retry looks at the change counter: once
-    /// the stores hold tokens newer than `generation`'s (the holder refreshed)
-    /// they are adopted and the wait ends, so waiting processes do not take
-    /// the lease one after another only to find the work done.
-    async fn take_lease(&self, generation: u64) -> Result<Leased, SessionError> {
-        let Some(coordination) = &self.coordination else { return Ok(Leased::NotShared) };
-        let overtaken = || {
-            if !self.stores_moved() {
-                return false;
-            }
-            self.catch_up();
-            self.is_removed() || self.snapshot().generation != generation
-        };
-        match coordination.lease(&self.info.alias, self.config.lease_wait, None, Some(&overtaken)).await {
-            Ok(lease) => Ok(Leased::Held(lease)),
-            Err(LockFailure::Overtaken) => Ok(Leased::Overtaken),
+    /// Takes this server's refresh lease when the stores are shared.
+    async fn take_lease(&self) -> Result<Option<Lease>, SessionError> {
+        let Some(coordination) = &self.coordination else { return Ok(None) };
+        match coordination.lease(&self.info.alias, self.config.lease_wait, None).await {
+            Ok(lease) => Ok(Some(lease)),
             Err(LockFailure::Busy | LockFailure::Cancelled) => {
                 tracing::warn!(server = %self.info.id, waited_s = self.config.lease_wait.as_secs(), "another process has held the refresh lease too long");
                 Err(SessionError::TryLater { kind: TransientKind::Timeout, retry_after: None })
@@ -123,7 +106,7 @@ impl ServerSession {
                 // Without the lease another process might refresh too; still
                 // better than never refreshing. Logged as the fault it is.
                 tracing::error!(server = %self.info.id, error = %e, "refresh lease unavailable; refreshing without it");
-                Ok(Leased::NotShared)
+                Ok(None)
             }
         }
     }
@@ -223,15 +206,4 @@ impl ServerSession {
             }
         }
     }
-}
-
-/// How [`ServerSession::take_lease`] ended.
-enum Leased {
-    /// This process holds the lease: refresh under it.
-    Held(Lease),
-    /// The stores are not shared (or the lease file failed): refresh without it.
-    NotShared,
-    /// Another process refreshed, signed out or removed the server while
-    /// this one waited; its result is adopted, nothing to send.
-    Overtaken,
 }

@@ -135,7 +135,7 @@ impl FileStore {
                 self.path.display(),
                 LOCK_WAIT.as_secs()
             )),
-            LockFailure::Cancelled | LockFailure::Overtaken => {
+            LockFailure::Cancelled => {
                 StorageError::Unavailable(format!("{}: lock wait cancelled", self.path.display()))
             }
             LockFailure::Io(e) => unavailable(&self.lock_path, &e),

@@ -25,9 +25,6 @@ pub(crate) enum LockFailure {
     Busy,
     /// The caller's cancel token fired while waiting.
     Cancelled,
-    /// The caller's `overtaken` check said the lock is no longer needed
-    /// (another process already did the work it guards).
-    Overtaken,
     /// The lock file could not be opened or locked.
     Io(std::io::Error),
 }
@@ -87,14 +84,10 @@ pub(crate) fn lock_blocking(path: &Path, bound: Duration) -> Result<Held, LockFa
 /// Takes the lock on `path` without blocking the runtime: waits at most
 /// `bound`, and gives up when `cancel` fires. For long critical sections
 /// held across the network (the refresh lease).
-///
-/// `overtaken`, when given, is asked at every retry whether the wait is
-/// still worth it; `true` ends it with [`LockFailure::Overtaken`].
 pub(crate) async fn lock_async(
     path: PathBuf,
     bound: Duration,
     cancel: Option<&CancelToken>,
-    overtaken: Option<&(dyn Fn() -> bool + Sync)>,
 ) -> Result<Held, LockFailure> {
     let file = open_lock_file(&path).map_err(LockFailure::Io)?;
     let deadline = Instant::now() + bound;
@@ -110,9 +103,6 @@ pub(crate) async fn lock_async(
                         _ = token.cancelled() => return Err(LockFailure::Cancelled),
                     },
                     None => sleep.await,
-                }
-                if overtaken.is_some_and(|overtaken| overtaken()) {
-                    return Err(LockFailure::Overtaken);
                 }
                 pause = (pause * 2).min(MAX_POLL);
             }
@@ -154,20 +144,8 @@ mod tests {
         let _held = lock_blocking(&path, Duration::from_secs(1)).unwrap();
         let cancel = CancelToken::new();
         cancel.cancel(crate::cancel::CancelReason::Caller);
-        let waited = lock_async(path.clone(), Duration::from_secs(30), Some(&cancel), None).await;
+        let waited = lock_async(path.clone(), Duration::from_secs(30), Some(&cancel)).await;
         assert!(matches!(waited, Err(LockFailure::Cancelled)));
-        assert!(matches!(lock_async(path, Duration::from_millis(20), None, None).await, Err(LockFailure::Busy)));
-    }
-
-    #[tokio::test]
-    async fn an_async_wait_ends_when_the_caller_is_overtaken() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.lock");
-        let _held = lock_blocking(&path, Duration::from_secs(1)).unwrap();
-        let asked = std::sync::atomic::AtomicUsize::new(0);
-        let overtaken = || asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 2;
-        let waited = lock_async(path, Duration::from_secs(30), None, Some(&overtaken)).await;
-        assert!(matches!(waited, Err(LockFailure::Overtaken)), "{waited:?}");
-        assert_eq!(asked.into_inner(), 3, "asked at each retry until it said yes");
+        assert!(matches!(lock_async(path, Duration::from_millis(20), None).await, Err(LockFailure::Busy)));
     }
 }
