@@ -6,9 +6,42 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Arg, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::exit::exit_codes_help;
+
+/// The line each subcommand's help ends with instead of the global options.
+const GLOBAL_OPTIONS_NOTE: &str =
+    "Global options (--store-dir, --secrets, --ca-cert; also after the command): see `authstate --help`.";
+
+/// The command line as clap sees it: [`Cli`]'s, with the global options
+/// listed only in the top-level help. Every subcommand (at any depth) gets
+/// its own hidden copy of each global option, under the same id and still
+/// global: clap then does not propagate the visible one into it, the option
+/// is accepted before or after the subcommand as before, and its value
+/// reaches [`Cli::global`] the same way.
+pub fn command() -> clap::Command {
+    let top = Cli::command();
+    let globals: Vec<Arg> = top.get_arguments().filter(|a| a.is_global_set()).cloned().collect();
+    top.mut_subcommands(|sub| hide_globals(sub, &globals))
+}
+
+fn hide_globals(sub: clap::Command, globals: &[Arg]) -> clap::Command {
+    let note = match sub.get_after_help() {
+        Some(help) => format!("{GLOBAL_OPTIONS_NOTE}\n\n{help}"),
+        None => GLOBAL_OPTIONS_NOTE.to_owned(),
+    };
+    let sub = if sub.is_hide_set() { sub } else { sub.after_help(note) };
+    let sub = globals.iter().fold(sub, |sub, arg| sub.arg(arg.clone().hide(true)));
+    sub.mut_subcommands(|nested| hide_globals(nested, globals))
+}
+
+/// Parses the process's arguments with [`command`]; a bad command line, or
+/// `--help` and `--version`, prints what clap says and exits (2, or 0).
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.format(&mut command()).exit())
+}
 
 /// Sign in to servers once, then hand scripts a fresh access token.
 #[derive(Debug, Parser)]
@@ -83,8 +116,13 @@ pub enum Command {
     ))]
     Token(TokenArgs),
     /// Sign out of a server, revoking the session at the server when it can.
-    #[command(after_help = exit_codes_help!())]
-    Logout(AliasArg),
+    #[command(after_help = concat!(
+        "--everywhere needs an opaque-token server (one with a log-out-all endpoint): the server\n",
+        "ends every device session of the account, this one included. Other servers refuse it\n",
+        "with exit 2 and change nothing.\n\n",
+        exit_codes_help!()
+    ))]
+    Logout(LogoutArgs),
     /// List the account's device sessions (opaque-token servers), or revoke one.
     #[command(after_help = exit_codes_help!())]
     Sessions(SessionsArgs),
@@ -143,8 +181,10 @@ pub enum ProviderArg {
     /// OpenID Connect: browser sign-in with PKCE, refresh tokens, revocation.
     Oidc,
     /// A JWT access/refresh pair (Django simplejwt, FastAPI apps): password sign-in.
+    #[value(alias = "token_pair")]
     TokenPair,
     /// One long-lived token per device (django-rest-knox style): password sign-in, device sessions.
+    #[value(alias = "opaque_token")]
     Opaque,
 }
 
@@ -247,6 +287,17 @@ pub enum SessionsAction {
     },
 }
 
+/// `logout`.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The server's alias
+    #[arg(value_parser = parse_alias)]
+    pub alias: String,
+    /// Sign out every device of the account, this one included (opaque-token servers)
+    #[arg(long)]
+    pub everywhere: bool,
+}
+
 /// A command with one alias.
 #[derive(Debug, Args)]
 pub struct AliasArg {
@@ -276,15 +327,53 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    /// Parses `argv` the way `main` does.
+    fn parse_from(argv: &[&str]) -> Result<Cli, clap::Error> {
+        let matches = command().try_get_matches_from(argv)?;
+        Cli::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn global_options_work_before_and_after_the_command() {
+        for argv in [
+            &["authstate", "--store-dir", "/s", "--secrets", "file", "server", "list"][..],
+            &["authstate", "server", "--store-dir", "/s", "list", "--secrets", "file"],
+            &["authstate", "server", "list", "--store-dir", "/s", "--secrets", "file"],
+        ] {
+            let cli = parse_from(argv).unwrap();
+            assert_eq!(cli.global.store_dir.as_deref(), Some(std::path::Path::new("/s")), "{argv:?}");
+            assert_eq!(cli.global.secrets, Some(SecretsBackend::File), "{argv:?}");
+        }
+        let cli = parse_from(&["authstate", "logout", "api", "--everywhere", "--ca-cert", "/ca.pem"]).unwrap();
+        assert_eq!(cli.global.ca_cert.as_deref(), Some(std::path::Path::new("/ca.pem")));
+        assert!(matches!(cli.command, Command::Logout(LogoutArgs { everywhere: true, .. })));
+    }
+
+    #[test]
+    fn provider_names_of_the_json_are_accepted_too() {
+        for (name, expected) in [
+            ("token-pair", ProviderArg::TokenPair),
+            ("token_pair", ProviderArg::TokenPair),
+            ("opaque", ProviderArg::Opaque),
+            ("opaque_token", ProviderArg::Opaque),
+            ("oidc", ProviderArg::Oidc),
+        ] {
+            let cli = parse_from(&["authstate", "server", "add", "https://x.example", "--provider", name]).unwrap();
+            let Command::Server(ServerCommand::Add(args)) = cli.command else { panic!("not server add") };
+            assert_eq!(args.provider, expected, "{name}");
+        }
     }
 
     #[test]
     fn sessions_takes_an_alias_then_an_optional_action() {
-        let cli = Cli::try_parse_from(["authstate", "sessions", "api", "revoke", "7"]).unwrap();
+        let cli = parse_from(&["authstate", "sessions", "api", "revoke", "7"]).unwrap();
         let Command::Sessions(args) = cli.command else { panic!("not sessions") };
         assert_eq!(args.alias, "api");
         assert!(matches!(args.action, Some(SessionsAction::Revoke { id: 7 })));
-        let cli = Cli::try_parse_from(["authstate", "sessions", "api", "--json"]).unwrap();
+        let cli = parse_from(&["authstate", "sessions", "api", "--json"]).unwrap();
         assert!(matches!(cli.command, Command::Sessions(SessionsArgs { action: None, json: true, .. })));
     }
 
@@ -296,7 +385,7 @@ mod tests {
             vec!["authstate", "login", "prod", "--timeout", "0"],
             vec!["authstate", "server", "add", "https://x.example", "--refresh-field", "r", "--refresh-in-header"],
         ] {
-            let error = Cli::try_parse_from(&argv).unwrap_err();
+            let error = parse_from(&argv).unwrap_err();
             assert_eq!(error.exit_code(), 2, "{argv:?}");
         }
     }

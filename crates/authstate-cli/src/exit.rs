@@ -133,6 +133,11 @@ impl CliError {
         }
     }
 
+    /// Whether a hint is set.
+    pub fn has_hint(&self) -> bool {
+        self.hint.is_some()
+    }
+
     /// What the failure means to a script.
     pub fn exit(&self) -> Exit {
         self.exit
@@ -186,8 +191,10 @@ impl From<ManagerError> for CliError {
                 Self::usage(format!("the alias {alias} is already used by another server"))
                     .with_hint("choose another --alias, or see `authstate server list`")
             }
-            ManagerError::DuplicateServer(id, alias) => Self::usage(format!("{id} is already added as {alias}"))
-                .with_hint(format!("use it as `{alias}`, or remove it first with `authstate server remove {alias}`")),
+            ManagerError::DuplicateServer(id, alias) => Self::usage(format!(
+                "{id} is already added as {alias}: a base URL can hold only one server (one sign-in method)"
+            ))
+            .with_hint(format!("use it as `{alias}`, or remove it first with `authstate server remove {alias}`")),
             ManagerError::UnknownServer(alias) => Self::unknown_server(&alias),
             ManagerError::Storage(e) => e.into(),
             other => Self::internal(other.to_string()),
@@ -234,8 +241,14 @@ impl From<LoginError> for CliError {
             LoginError::InvalidIdToken(detail) => Self::new(Exit::ServerError, format!("ID token rejected: {detail}")),
             LoginError::Storage(detail) => Self::storage(detail),
             LoginError::Session(e) => e.into(),
-            refused @ (LoginError::InvalidCredentials(_)
-            | LoginError::Denied { .. }
+            // The hint is not the usual `authstate login`: that is the command that just failed.
+            LoginError::InvalidCredentials(detail) => {
+                // The backends' detail is the HTTP status and the server's messages.
+                let http = if detail.starts_with(|c: char| c.is_ascii_digit()) { "HTTP " } else { "" };
+                Self::new(Exit::SignInRequired, format!("the server refused the username or password: {http}{detail}"))
+                    .with_hint("check the username and password, then try again (the account may also be disabled)")
+            }
+            refused @ (LoginError::Denied { .. }
             | LoginError::StateMismatch
             | LoginError::Expired { .. }
             | LoginError::InvalidCallback(_)
@@ -280,7 +293,10 @@ mod tests {
         assert_eq!(interrupted.exit, Exit::SignInRequired);
         assert!(interrupted.message.contains("the refresh was interrupted"), "{}", interrupted.message);
         assert!(!interrupted.message.contains("rejected"), "{}", interrupted.message);
-        assert_eq!(CliError::from(LoginError::InvalidCredentials("no".into())).exit, Exit::SignInRequired);
+        let refused = CliError::from(LoginError::InvalidCredentials("400".into())).for_server("api");
+        assert_eq!(refused.exit, Exit::SignInRequired);
+        assert!(refused.message.contains("refused the username or password"), "{}", refused.message);
+        assert!(refused.hint.as_deref().is_some_and(|h| h.contains("try again") && !h.contains("authstate login")));
         assert_eq!(CliError::from(LoginError::UnknownServer("x".into())).exit, Exit::UnknownServer);
         assert_eq!(CliError::from(LoginError::Configuration("404".into())).exit, Exit::ServerError);
         let busy = AccountError::TryLater { detail: "503".into(), retry_after_secs: Some(5) };

@@ -19,13 +19,11 @@ mod secrets;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::exit::CliError;
 
 fn main() -> ExitCode {
     install_panic_hook();
-    let cli = cli::Cli::parse();
+    let cli = cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return fail(&CliError::internal(format!("cannot start the async runtime: {e}"))),

@@ -71,10 +71,11 @@ impl Table {
     }
 }
 
-/// `4m 10s`, `2h 5m`, `3d 4h`; `expired` at or below zero.
+/// `4m 10s`, `2h 5m`, `3d 4h`; `0s` at or below zero (whether that means
+/// expired is for the caller to say).
 pub fn human_duration(secs: i64) -> String {
     if secs <= 0 {
-        return "expired".into();
+        return "0s".into();
     }
     let (d, h, m, s) = (secs / 86_400, secs % 86_400 / 3_600, secs % 3_600 / 60, secs % 60);
     match (d, h, m) {
@@ -99,7 +100,9 @@ pub fn reason_text(reason: ExpiryReason) -> &'static str {
     }
 }
 
-/// The provider kind as the CLI's `--provider` flag spells it.
+/// The provider kind as the CLI's `--provider` flag spells it, for people
+/// (tables, messages). JSON spells it as the core and the FFI do
+/// (`oidc`, `token_pair`, `opaque_token`: [`ProviderKind`]'s serde names).
 pub fn provider_name(kind: ProviderKind) -> &'static str {
     match kind {
         ProviderKind::Oidc => "oidc",
@@ -174,8 +177,8 @@ mod tests {
 
     #[test]
     fn durations_read_like_a_person_would_say_them() {
-        assert_eq!(human_duration(0), "expired");
-        assert_eq!(human_duration(-5), "expired");
+        assert_eq!(human_duration(0), "0s");
+        assert_eq!(human_duration(-5), "0s");
         assert_eq!(human_duration(42), "42s");
         assert_eq!(human_duration(250), "4m 10s");
         assert_eq!(human_duration(7_500), "2h 5m");

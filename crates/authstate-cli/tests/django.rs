@@ -1,7 +1,8 @@
 //! The CLI against a real Django REST framework server (started by the core
 //! crate's harness): password logins to a token-pair (simplejwt) and an
 //! opaque-token (knox) server, tokens the server accepts, device sessions of
-//! two machines, revoking one, and what `status` says about other devices.
+//! two machines, revoking one, signing every device out, a refused password
+//! at a token-pair server, and what `status` says about other devices.
 
 mod common;
 
@@ -104,4 +105,60 @@ async fn opaque_device_sessions_across_two_machines() {
     assert_eq!(laptop.status_of("api")["state"], "no_session");
     assert_eq!(me(&peer, "api/v1/me/", "Token", &laptop_token).await.0, StatusCode::UNAUTHORIZED);
     laptop.run(&["token", "api"]).code(4).one_line_error();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_everywhere_ends_every_device_session() {
+    let Some(peer) = peer().await else { return };
+    let machines = [Machine::new(), Machine::new(), Machine::new()];
+    let mut tokens = Vec::new();
+    for (i, machine) in machines.iter().enumerate() {
+        machine.add_server(&[&peer.base_url(), "--alias", "api", "--provider", "opaque"]);
+        machine.password_login("api", "alice", PASSWORD, &["--device-label", &format!("device-{i}")]).success();
+        tokens.push(machine.token("api"));
+    }
+    for token in &tokens {
+        assert_eq!(me(&peer, "api/v1/me/", "Token", token).await.0, StatusCode::OK);
+    }
+
+    let [laptop, desktop, phone] = &machines;
+    let run = laptop
+        .run(&["logout", "api", "--everywhere"])
+        .success()
+        .stderr_has("Signed out of api on every device")
+        .reveals_none(&tokens.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(run.stdout.is_empty(), "{run}");
+    assert_eq!(peer.counts().await.logoutall, 1);
+    for token in &tokens {
+        assert_eq!(me(&peer, "api/v1/me/", "Token", token).await.0, StatusCode::UNAUTHORIZED, "every token is dead");
+    }
+    assert_eq!(laptop.status_of("api")["state"], "no_session", "signed out here too");
+    laptop.run(&["token", "api"]).code(4).one_line_error();
+    // The others find out when they next use their token.
+    desktop.run(&["sessions", "api"]).code(4).one_line_error();
+    // Signed out here: --everywhere needs a session to ask with, and says so without sending anything.
+    laptop.run(&["logout", "api", "--everywhere"]).code(4).one_line_error().stderr_has("authstate login api");
+    assert_eq!(peer.counts().await.logoutall, 1);
+    // A plain logout still works on the third machine (the server already dropped its token).
+    phone.run(&["logout", "api"]).success();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_password_at_a_token_pair_server_says_so() {
+    let Some(peer) = peer().await else { return };
+    let machine = Machine::new();
+    machine.add_server(&[&peer.base_url(), "--alias", "api", "--provider", "token-pair"]);
+    let wrong = "wrong-password-0815";
+    let run = machine
+        .password_login("api", "alice", wrong, &[])
+        .code(4)
+        .one_line_error()
+        .stderr_has("the server refused the username or password")
+        .stderr_has("try again")
+        .reveals_none(&[wrong]);
+    assert!(!run.stderr.contains("run `authstate login api`"), "{run}");
+    // A token-pair server has no log-out-all endpoint: refused before anything is sent.
+    machine.password_login("api", "alice", PASSWORD, &[]).success();
+    machine.run(&["logout", "api", "--everywhere"]).code(2).one_line_error().stderr_has("cannot sign out every device");
+    assert_eq!(machine.status_of("api")["state"], "active");
 }

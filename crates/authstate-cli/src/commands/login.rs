@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use authstate::backends::oidc::LoopbackReceiver;
-use authstate::{LoginOutcome, ProviderKind};
+use authstate::{LoginError, LoginOutcome, ProviderKind};
 
 use crate::app::{App, StoreDir};
 use crate::cli::{GlobalArgs, LoginArgs};
@@ -51,7 +51,7 @@ async fn browser_login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), CliE
         // The pending login (PKCE verifier, state) is saved in the secret store here.
         let app = App::open(global)?;
         let begin = app.auth()?.begin_login_with_redirect(alias, None, &redirect_uri);
-        spin("Contacting the identity provider", begin).await.map_err(|e| CliError::from(e).for_server(alias))?
+        spin("Contacting the identity provider", begin).await.map_err(|e| login_error(e, alias))?
     };
     say(&format!("Open this URL to sign in: {url}"));
     if !args.no_browser && has_display() {
@@ -71,7 +71,7 @@ async fn browser_login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), CliE
     let app = App::open(global)?;
     let outcome = spin("Completing the sign-in", app.auth()?.complete_login(&callback))
         .await
-        .map_err(|e| CliError::from(e).for_server(alias))?;
+        .map_err(|e| login_error(e, alias))?;
     finish(&app, alias, &outcome)
 }
 
@@ -91,8 +91,22 @@ async fn password_login(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Cli
     let app = App::open(global)?;
     let outcome = spin("Signing in", app.auth()?.sign_in_with_password(alias, &username, &password, Some(&label)))
         .await
-        .map_err(|e| CliError::from(e).for_server(alias).redact(password.expose()))?;
+        .map_err(|e| login_error(e, alias).redact(password.expose()))?;
     finish(&app, alias, &outcome)
+}
+
+/// A failed sign-in of `alias`. A refusal keeps its own hint (a refused
+/// password: check it and try again); other sign-in-required failures get
+/// "run it again" rather than the usual `run authstate login`, which is the
+/// command that just failed.
+fn login_error(error: LoginError, alias: &str) -> CliError {
+    let error = CliError::from(error);
+    if error.exit() == Exit::SignInRequired && !error.has_hint() {
+        return error
+            .for_server(alias)
+            .with_hint(format!("the sign-in did not complete: run `authstate login {alias}` again"));
+    }
+    error.for_server(alias)
 }
 
 /// Says what the server said about this device (the core saved it), after

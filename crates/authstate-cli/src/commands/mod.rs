@@ -36,7 +36,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 fn alias_of(command: &Command) -> Option<&str> {
     match command {
         Command::Token(args) => Some(&args.alias),
-        Command::Logout(args) | Command::Server(ServerCommand::Remove(args)) => Some(&args.alias),
+        Command::Logout(args) => Some(&args.alias),
+        Command::Server(ServerCommand::Remove(args)) => Some(&args.alias),
         Command::Sessions(args) => Some(&args.alias),
         _ => None,
     }
@@ -49,6 +50,7 @@ async fn dispatch(app: &App, command: Command) -> Result<(), CliError> {
         Command::Server(ServerCommand::Remove(args)) => server::remove(app, &args.alias).await,
         Command::Status(args) => status::run(app, args.json),
         Command::Token(args) => token::run(app, &args.alias, args.json).await,
+        Command::Logout(args) if args.everywhere => logout::everywhere(app, &args.alias).await,
         Command::Logout(args) => logout::run(app, &args.alias).await,
         Command::Sessions(args) => match args.action {
             None => sessions::list(app, &args.alias, args.json).await,

@@ -3,8 +3,10 @@
 //! module turns flags into a [`Provider`] and refuses flags that do not apply
 //! to the chosen provider.
 
-use authstate::model::{OidcConfig, OpaqueTokenConfig, RefreshRequestShape, TokenPairConfig};
-use authstate::{Provider, StateKind};
+use authstate::model::{
+    Alias, OidcConfig, OpaqueTokenConfig, RefreshRequestShape, ServerId, ServerInputError, TokenPairConfig,
+};
+use authstate::{ManagerError, Provider, StateKind};
 use serde::Serialize;
 
 use super::logout::sign_out_text;
@@ -16,14 +18,53 @@ use crate::output::{Table, json, out, provider_name, say, spin};
 /// RFC 8252 loopback redirect; the login picks the port.
 const REDIRECT_URI: &str = "http://127.0.0.1/callback";
 
-/// Adds the server `args` describes, signed out.
+/// Adds the server `args` describes, signed out. The URL is checked first
+/// (a wrong scheme is what to fix, whatever the provider flags say), then
+/// the provider flags; the core refuses a second server on a base URL.
 pub fn add(app: &App, args: &AddArgs) -> Result<(), CliError> {
+    let id = ServerId::parse(&args.url).map_err(url_error)?;
     let provider = provider(args)?;
-    let session = app.manager.add_server(&args.url, args.alias.as_deref(), provider)?;
+    let session = app.manager.add_server(&args.url, args.alias.as_deref(), provider).map_err(|e| match e {
+        ManagerError::DuplicateServer(_, existing) => duplicate_server(&id, &existing, args),
+        other => other.into(),
+    })?;
     let info = session.info();
     say(&format!("Added {} ({}, {}).", info.alias, info.id, provider_name(info.provider.kind())));
     say(&format!("Sign in with: authstate login {}", info.alias));
     Ok(())
+}
+
+/// A refused server URL (exit 2), with what would be accepted.
+fn url_error(error: ServerInputError) -> CliError {
+    let hint = match &error {
+        ServerInputError::InsecureScheme(_) => {
+            Some("use an https:// URL; http:// is accepted only on 127.0.0.1, ::1 and localhost")
+        }
+        ServerInputError::UnexpectedPart(_) => Some("give the base URL alone, such as https://api.example.com/"),
+        _ => None,
+    };
+    let error = CliError::from(error);
+    match hint {
+        Some(hint) => error.with_hint(hint),
+        None => error,
+    }
+}
+
+/// A second server on a base URL that already has one (exit 2). The core
+/// keeps one server, with one provider, per base URL: its sign-in state,
+/// tokens and refresh lease are those of the URL.
+fn duplicate_server(id: &ServerId, existing: &Alias, args: &AddArgs) -> CliError {
+    let message =
+        format!("{id} is already added as {existing}: a base URL can hold only one server (one sign-in method)");
+    let hint = if args.alias.as_deref() == Some(existing.as_str()) {
+        format!("`{existing}` is that server; `authstate server remove {existing}` first to add it again differently")
+    } else {
+        format!(
+            "use `{existing}`; for another sign-in method on the same host, add a longer base URL \
+             (such as {id}api/v1/, endpoint paths then relative to it), or remove {existing} first"
+        )
+    };
+    CliError::usage(message).with_hint(hint)
 }
 
 /// The provider the flags describe; a flag of another provider is a usage error.

@@ -70,9 +70,7 @@ impl Machine {
     /// binary is this build's, or the one `AUTHSTATE_CLI_BIN` names (a
     /// release build, for timings).
     pub fn command(&self, args: &[&str]) -> Command {
-        let binary = std::env::var_os("AUTHSTATE_CLI_BIN")
-            .map_or_else(|| PathBuf::from(assert_cmd::cargo::cargo_bin!("authstate")), PathBuf::from);
-        let mut command = Command::new(binary);
+        let mut command = Command::new(binary());
         for var in ["AUTHSTATE_STORE_DIR", "AUTHSTATE_SECRETS", "AUTHSTATE_CA_CERT", "DISPLAY", "WAYLAND_DISPLAY"] {
             command.env_remove(var);
         }
@@ -101,8 +99,20 @@ impl Machine {
     /// through the core's public API over this machine's files: a signed-in
     /// store prepared without a server. File secrets only.
     pub fn sign_in_offline(&self, alias: &str, access: &str) {
+        let grant = authstate::TokenGrant { expires_in: Some(3600), ..authstate::TokenGrant::access_only(access) };
+        self.sign_in_offline_with(alias, grant);
+    }
+
+    /// Signs `alias` in with `grant` through the core's public API over this
+    /// machine's files (no server); the session, for further changes such
+    /// as `mark_expired`. File secrets only.
+    pub fn sign_in_offline_with(
+        &self,
+        alias: &str,
+        grant: authstate::TokenGrant,
+    ) -> std::sync::Arc<authstate::ServerSession> {
         use authstate::storage::FileStore;
-        use authstate::{ManagerConfig, ServerManager, TokenGrant};
+        use authstate::{ManagerConfig, ServerManager};
         assert!(!self.keyring, "sign_in_offline writes secrets.json");
         let secrets = FileStore::open(self.store_dir().join("secrets.json")).expect("open secrets.json");
         let state = FileStore::open(self.store_dir().join("state.json")).expect("open state.json");
@@ -110,8 +120,8 @@ impl Machine {
             .expect("open the stores");
         let session = manager.session(alias).unwrap_or_else(|| panic!("no server {alias}"));
         let kind = session.info().provider.kind();
-        let grant = TokenGrant { expires_in: Some(3600), ..TokenGrant::access_only(access) };
         session.sign_in(kind, grant).expect("sign in offline");
+        session
     }
 
     /// Starts a command in the background, its stderr read line by line.
@@ -210,6 +220,13 @@ impl Machine {
             .cloned()
             .unwrap_or_else(|| panic!("no {alias} in status\n{run}"))
     }
+}
+
+/// The `authstate` binary: this build's, or the one `AUTHSTATE_CLI_BIN`
+/// names (a release build, for timings).
+pub fn binary() -> PathBuf {
+    std::env::var_os("AUTHSTATE_CLI_BIN")
+        .map_or_else(|| PathBuf::from(assert_cmd::cargo::cargo_bin!("authstate")), PathBuf::from)
 }
 
 /// Runs `command` (whose arguments are `args`, for messages) to its end with
