@@ -63,13 +63,28 @@ def test_b_two_sign_ins_in_flight_complete_independently(rig):
     assert first.session.valid_access_token() != second.session.valid_access_token()
 
 
-def test_b_a_user_who_declines_gets_sign_in_failed_and_stays_signed_out(rig):
+def test_b_a_user_who_declines_gets_cancelled_and_stays_signed_out(rig):
     r = rig()
 
     async def scenario():
         url = await r.manager.begin_login(ALIAS)
         callback = await asyncio.to_thread(oidc_peer.drive_login, url, deny=True)
         assert "error=access_denied" in callback
+        with pytest.raises(auth.AuthError.Cancelled):
+            await r.manager.complete_login(callback)
+
+    run(scenario())
+    assert r.manager.state(ALIAS) == auth.SessionState.NO_SESSION()
+
+
+def test_b_an_abandoned_login_is_gone_and_its_late_callback_refused(rig):
+    r = rig()
+
+    async def scenario():
+        url = await r.manager.begin_login(ALIAS)
+        assert r.manager.abandon_login(url) is True, "the user dismissed the browser"
+        assert r.manager.abandon_login(url) is False, "twice is not an error"
+        callback = await asyncio.to_thread(oidc_peer.drive_login, url)
         with pytest.raises(auth.AuthError.SignInFailed):
             await r.manager.complete_login(callback)
 

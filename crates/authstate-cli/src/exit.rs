@@ -248,6 +248,8 @@ impl From<LoginError> for CliError {
                 Self::new(Exit::SignInRequired, format!("the server refused the username or password: {http}{detail}"))
                     .with_hint("check the username and password, then try again (the account may also be disabled)")
             }
+            LoginError::Cancelled { .. } => Self::new(Exit::SignInRequired, "the sign-in was cancelled in the browser")
+                .with_hint("run the same command again to sign in"),
             refused @ (LoginError::Denied { .. }
             | LoginError::StateMismatch
             | LoginError::Expired { .. }
@@ -297,6 +299,9 @@ mod tests {
         assert_eq!(refused.exit, Exit::SignInRequired);
         assert!(refused.message.contains("refused the username or password"), "{}", refused.message);
         assert!(refused.hint.as_deref().is_some_and(|h| h.contains("try again") && !h.contains("authstate login")));
+        let cancelled = CliError::from(LoginError::Cancelled { error: "access_denied".into(), description: None });
+        assert_eq!(cancelled.exit, Exit::SignInRequired);
+        assert!(cancelled.message.contains("cancelled"), "{}", cancelled.message);
         assert_eq!(CliError::from(LoginError::UnknownServer("x".into())).exit, Exit::UnknownServer);
         assert_eq!(CliError::from(LoginError::Configuration("404".into())).exit, Exit::ServerError);
         let busy = AccountError::TryLater { detail: "503".into(), retry_after_secs: Some(5) };

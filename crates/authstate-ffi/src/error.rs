@@ -75,7 +75,9 @@ pub enum AuthError {
         /// What happened (never a secret).
         detail: String,
     },
-    /// The work was cancelled.
+    /// The work was cancelled: by the caller, or by the user (a sign-in the
+    /// user declined or closed, or one the host abandoned). Not a failure:
+    /// show nothing alarming.
     #[error("cancelled: {detail}")]
     Cancelled {
         /// What happened (never a secret).
@@ -139,6 +141,7 @@ impl From<LoginError> for AuthError {
             LoginError::Configuration(_) => Self::Configuration { detail },
             LoginError::Storage(_) => Self::Storage { detail },
             LoginError::Session(session) => session.into(),
+            LoginError::Cancelled { .. } => Self::Cancelled { detail },
             _ => Self::SignInFailed { detail },
         }
     }

@@ -18,11 +18,22 @@ impl ServerManager {
     }
 
     /// Finishes signing in with the URL the browser was redirected to. The
-    /// server becomes `Active`; go to `return_to`. `SignInFailed` means start
-    /// again; the session did not change.
+    /// server becomes `Active`; go to `return_to`. `Cancelled` means the user
+    /// declined or closed the consent (`access_denied`): not a failure, keep
+    /// the sign-in button. `SignInFailed` means start again; the session did
+    /// not change.
     pub async fn complete_login(&self, callback_url: String) -> Result<LoginResult, AuthError> {
         let auth = self.auth.clone();
         runtime::run(async move { Ok(auth.complete_login(&callback_url).await?.into()) }).await
+    }
+
+    /// Abandons a login the user will not finish (a dismissed
+    /// ASWebAuthenticationSession, a Custom Tab closed with back): its
+    /// pending state is deleted, so its callback can never complete.
+    /// `login` is the URL `begin_login` returned, or its `state` value.
+    /// Returns whether a login was pending; twice is not an error.
+    pub fn abandon_login(&self, login: String) -> Result<bool, AuthError> {
+        Ok(self.auth.abandon_login(&login)?)
     }
 
     /// Signs out of `alias`: at once on this device, then revokes the tokens

@@ -22,9 +22,13 @@ pub use error::{AccountError, LoginError};
 use crate::backends::oidc::Callback;
 use crate::manager::ServerManager;
 use crate::model::{DeviceSummary, Provider, ProviderKind, Secret, ServerInfo, TokenGrant};
-use crate::preauth::{PreAuthState, ReturnTo};
+use crate::preauth::{PreAuthError, PreAuthState, ReturnTo};
 use crate::refresh::RefresherFactory;
 use crate::session::{ServerSession, SessionError, SignOutReport};
+
+/// The OAuth error a provider returns when the user declines or closes the
+/// consent (RFC 6749 §4.1.2.1): a cancellation, not a failure.
+const USER_CANCELLED: &str = "access_denied";
 
 /// A completed login.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,8 +122,13 @@ impl Authenticator {
             return Err(LoginError::InvalidCallback("the callback is not at this login's redirect URI".into()));
         }
         if let Some(error) = callback.error {
+            let description = callback.error_description;
+            if error == USER_CANCELLED {
+                tracing::info!(server = %info.id, "the user cancelled the sign-in");
+                return Err(LoginError::Cancelled { error, description });
+            }
             tracing::warn!(server = %info.id, %error, "provider ended the sign-in");
-            return Err(LoginError::Denied { error, description: callback.error_description });
+            return Err(LoginError::Denied { error, description });
         }
         if let Some(issuer) = &callback.issuer {
             let metadata = self.backends.oidc().discover(config).await?;
@@ -135,6 +144,27 @@ impl Authenticator {
         let (persisted, _) = self.replace_tokens(&session, ProviderKind::Oidc, grant).await?;
         tracing::info!(server = %info.id, persisted, "signed in");
         Ok(LoginOutcome { server: info, return_to: pending.safe_return_to(), persisted, device: None })
+    }
+
+    /// Abandons a login the user will not finish (a dismissed browser sheet,
+    /// a cancelled Custom Tab): deletes its pending state, so it can never
+    /// complete. `login` is the URL [`begin_login`](Self::begin_login)
+    /// returned, or its `state` value. Returns whether a login was pending;
+    /// abandoning one twice, or an expired one, is not an error.
+    pub fn abandon_login(&self, login: &str) -> Result<bool, LoginError> {
+        let state = Url::parse(login)
+            .ok()
+            .and_then(|url| url.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()))
+            .unwrap_or_else(|| login.to_owned());
+        match self.manager.preauth().consume(&state) {
+            Ok(pending) => {
+                tracing::info!(server = %pending.server(), "sign-in abandoned");
+                Ok(true)
+            }
+            Err(PreAuthError::Expired { .. }) => Ok(true),
+            Err(PreAuthError::Unknown) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Signs in to a TokenPair or OpaqueToken server with a username and

@@ -163,15 +163,36 @@ async fn a_pre_auth_older_than_30_minutes_is_rejected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_error_redirect_is_reported_as_denied() {
+async fn a_user_who_declines_the_consent_cancelled_the_sign_in() {
     let (rig, _clock) = rig!(Rig::manual(60));
     let url = rig.auth.begin_login(ALIAS, None).await.expect("begin_login");
     let callback = drive_login_deny(url.as_str()).await;
     match rig.auth.complete_login(&callback).await {
-        Err(LoginError::Denied { error, .. }) => assert_eq!(error, "access_denied"),
-        other => panic!("expected Denied, got {other:?}"),
+        Err(LoginError::Cancelled { error, .. }) => assert_eq!(error, "access_denied"),
+        other => panic!("expected Cancelled, got {other:?}"),
     }
     assert_eq!(rig.session.state_kind(), StateKind::NoSession);
+    assert_eq!(rig.auth.manager().preauth().pending(), Ok(0), "the cancelled login is consumed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_login_can_never_complete() {
+    let (rig, _clock) = rig!(Rig::manual(60));
+    let url = rig.auth.begin_login(ALIAS, Some("/after")).await.expect("begin_login");
+    let other = rig.auth.begin_login(ALIAS, None).await.expect("a second, concurrent login");
+    assert_eq!(rig.auth.manager().preauth().pending(), Ok(2));
+    // The user dismissed the browser: the host abandons by the URL it opened.
+    assert_eq!(rig.auth.abandon_login(url.as_str()), Ok(true));
+    assert_eq!(rig.auth.abandon_login(url.as_str()), Ok(false), "twice is not an error");
+    assert_eq!(rig.auth.manager().preauth().pending(), Ok(1), "only that login is gone");
+    // A callback for it that arrives anyway (the browser finished after all) is refused.
+    let callback = drive_login(url.as_str(), "alice").await;
+    assert_eq!(rig.auth.complete_login(&callback).await.err(), Some(LoginError::StateMismatch));
+    assert_eq!(rig.session.state_kind(), StateKind::NoSession);
+    // By its bare `state` value too.
+    let state = other.query_pairs().find(|(k, _)| k == "state").expect("a state").1.into_owned();
+    assert_eq!(rig.auth.abandon_login(&state), Ok(true));
+    assert_eq!(rig.auth.manager().preauth().pending(), Ok(0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,8 +18,21 @@ pub enum LoginError {
     /// The return path is not a safe relative path; nothing was started.
     #[error("return path refused: {0}")]
     InvalidReturnTo(String),
-    /// The user or the provider ended the login (`error=access_denied`, …).
-    /// Show the message and let the user start again.
+    /// The user ended the login: the provider answered `error=access_denied`
+    /// (the user declined or closed the consent), or the host abandoned it
+    /// ([`abandon_login`](crate::Authenticator::abandon_login)). Not a
+    /// failure: show nothing alarming, leave the sign-in button. The pending
+    /// login is gone.
+    #[error("sign-in cancelled: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Cancelled {
+        /// The OAuth error code (`access_denied`).
+        error: String,
+        /// The provider's description, if any.
+        description: Option<String>,
+    },
+    /// The provider ended the login with another error (`invalid_scope`,
+    /// `server_error`, `login_required`, …). Show the message and let the
+    /// user start again.
     #[error("sign-in ended by the provider: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     Denied {
         /// The OAuth error code.

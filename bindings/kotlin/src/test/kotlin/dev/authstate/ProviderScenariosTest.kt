@@ -74,11 +74,11 @@ class ProviderScenariosTest {
     }
 
     @Test
-    fun `(b) a user who declines gets SignInFailed and stays signed out`() = runBlocking<Unit> {
+    fun `(b) a user who declines gets Cancelled and stays signed out`() = runBlocking<Unit> {
         val manager = peer.client()
         val callback = OidcPeer.driveLogin(manager.beginLogin(ALIAS), deny = true)
         assertTrue("error=access_denied" in callback, callback)
-        assertThrows<AuthException.SignInFailed> { manager.completeLogin(callback) }
+        assertThrows<AuthException.Cancelled> { manager.completeLogin(callback) }
         assertEquals(SessionState.NoSession, manager.state(ALIAS))
     }
 
