@@ -144,3 +144,16 @@ def test_g_preauth_refuses_a_bad_server_url():
     for url in ["", "not a url", "ftp://x.example", "http://public.example"]:
         with pytest.raises(auth.AuthError.InvalidInput):
             auth.PreAuthState(url, auth.ProviderKind.OIDC, "/rooms/42")
+
+
+def test_the_guard_follows_route_templates_and_refuses_ones_that_leave_the_app():
+    options = auth.ManagerOptions(home_route="/welcome", sign_in_route="/login/{server}?next={return_to}")
+    manager = auth.ServerManager(options)
+    manager.add_oidc_server("https://chat.example", "https://id.example.com", "app", "app:/cb", alias="chat")
+    assert manager.guard("/rooms/1", "chat", False) == auth.GuardDecision.REDIRECT(
+        to="/login/https%3A%2F%2Fchat.example%2F?next=%2Frooms%2F1")
+    assert manager.guard("/rooms/1", None, False) == auth.GuardDecision.REDIRECT(to="/welcome")
+    for bad in (dict(home_route="https://evil.example/"), dict(sign_in_route="//evil.example/?s={server}"),
+                dict(sign_in_route="/login?next={return_to}")):
+        with pytest.raises(auth.AuthError.InvalidInput):
+            auth.ServerManager(auth.ManagerOptions(**bad))

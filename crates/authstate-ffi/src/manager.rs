@@ -13,7 +13,7 @@ use authstate::model::OidcConfig;
 use authstate::storage::{
     FileStore, KeyValueStore as CoreValues, MemoryStore, SecretStore as CoreSecrets, StoreNotice as CoreNotice,
 };
-use authstate::{Authenticator, Backends, ManagerConfig, Provider, SystemClock};
+use authstate::{Authenticator, Backends, ManagerConfig, Provider, RouteTemplates, SystemClock};
 
 use crate::clock::ManualClock;
 use crate::drafts::DraftStore;
@@ -53,6 +53,16 @@ pub struct ManagerOptions {
     /// `directory`, when given; otherwise one process. Created if missing.
     #[uniffi(default = None)]
     pub lock_directory: Option<String>,
+    /// Where `guard` sends a user when no server is usable. Default `/`. A
+    /// relative path within the app, else `InvalidInput`.
+    #[uniffi(default = None)]
+    pub home_route: Option<String>,
+    /// Where `guard` sends a user to sign in to one server. Default
+    /// `/?server={server}&returnTo={return_to}`: `{server}` (required) and
+    /// `{return_to}` are replaced by percent-encoded values. A relative path
+    /// within the app, else `InvalidInput`.
+    #[uniffi(default = None)]
+    pub sign_in_route: Option<String>,
 }
 
 /// Holds every server and its session. Reading state or the revision never
@@ -83,6 +93,7 @@ impl ServerManager {
         values: Option<Arc<dyn KeyValueStore>>,
         clock: Option<Arc<ManualClock>>,
     ) -> Result<Arc<Self>, AuthError> {
+        let routes = routes(&options)?;
         let dir = usable_directory("directory", options.directory.as_deref())?;
         let lock_dir = match usable_directory("lock_directory", options.lock_directory.as_deref())? {
             Some(lock_dir) => Some(lock_dir),
@@ -127,7 +138,8 @@ impl ServerManager {
 
         let mut config = ManagerConfig::new(secrets, values)
             .with_clock(Arc::clone(&clock))
-            .with_refreshers(Arc::clone(&backends) as Arc<dyn authstate::RefresherFactory>);
+            .with_refreshers(Arc::clone(&backends) as Arc<dyn authstate::RefresherFactory>)
+            .with_routes(routes);
         if let Some(secs) = options.refresh_threshold_secs {
             config = config.with_refresh_threshold(time::Duration::seconds(i64::from(secs)));
         }
@@ -275,6 +287,14 @@ impl ServerManager {
 /// The directory named by option `field`, created if missing and checked
 /// writable: `InvalidInput` when it is blank, `Storage` when it cannot be
 /// created or written.
+/// The guard's routes: the options' templates, each defaulted, checked.
+fn routes(options: &ManagerOptions) -> Result<RouteTemplates, AuthError> {
+    let default = RouteTemplates::default();
+    let home = options.home_route.as_deref().unwrap_or(&default.home);
+    let sign_in = options.sign_in_route.as_deref().unwrap_or(&default.sign_in);
+    RouteTemplates::new(home, sign_in).map_err(|e| AuthError::InvalidInput { detail: e.to_string() })
+}
+
 fn usable_directory(field: &str, value: Option<&str>) -> Result<Option<PathBuf>, AuthError> {
     let Some(value) = value else { return Ok(None) };
     let trimmed = value.trim();

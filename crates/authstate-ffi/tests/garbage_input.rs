@@ -219,6 +219,41 @@ fn manager_options_refuse_garbage() {
     let bad_pem = ManagerOptions { trusted_roots_pem: vec!["not a certificate".into()], ..ManagerOptions::default() };
     let result = ServerManager::new(bad_pem, None, None, None).map(|_| ());
     assert!(matches!(result, Err(AuthError::Configuration { .. })), "{result:?}");
+    // Route templates that would send users off the app, or lose the server.
+    for (home, sign_in) in [
+        (Some("https://evil.example/"), None),
+        (None, Some("//evil.example/login?server={server}")),
+        (None, Some("/login?next={return_to}")),
+    ] {
+        let dir = tempfile::tempdir().expect("a directory");
+        let store = dir.path().join("store");
+        let routes = ManagerOptions {
+            directory: Some(store.display().to_string()),
+            home_route: home.map(str::to_owned),
+            sign_in_route: sign_in.map(str::to_owned),
+            ..ManagerOptions::default()
+        };
+        let result = ServerManager::new(routes, None, None, None).map(|_| ());
+        assert!(is_input_error(&result), "{home:?} {sign_in:?}: {result:?}");
+        assert!(!store.exists(), "a refused option creates nothing");
+    }
+}
+
+#[test]
+fn the_guard_follows_the_route_templates_given() {
+    let options = ManagerOptions {
+        home_route: Some("/welcome".into()),
+        sign_in_route: Some("/login/{server}?next={return_to}".into()),
+        ..ManagerOptions::default()
+    };
+    let m = ServerManager::new(options, None, None, None).expect("manager");
+    m.add_oidc_server("https://chat.example".into(), ISSUER.into(), "app".into(), "app:/cb".into(), None, vec![])
+        .expect("add");
+    assert_eq!(
+        m.guard("/rooms/1".into(), Some("chat".into()), false),
+        GuardDecision::Redirect { to: "/login/https%3A%2F%2Fchat.example%2F?next=%2Frooms%2F1".into() }
+    );
+    assert_eq!(m.guard("/rooms/1".into(), None, false), GuardDecision::Redirect { to: "/welcome".into() });
 }
 
 #[test]

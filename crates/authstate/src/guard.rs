@@ -19,6 +19,48 @@ pub struct RouteTemplates {
     pub sign_in: String,
 }
 
+/// Why a route template was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteTemplateError {
+    /// The route it makes is not a safe path within the app (an absolute
+    /// URL, `//host`, a backslash, …): it would send users off the app.
+    #[error("the {which} route {template:?} is not a relative path within the app: {why}")]
+    NotRelative {
+        /// `home` or `sign-in`.
+        which: &'static str,
+        /// The template as given.
+        template: String,
+        /// What the return-path rules said.
+        why: String,
+    },
+    /// The sign-in route does not say which server to sign in to.
+    #[error("the sign-in route {0:?} has no {{server}} placeholder: the sign-in screen could not know which server")]
+    NoServer(String),
+}
+
+impl RouteTemplates {
+    /// Checked templates: each must make a relative path within the app (the
+    /// return-path rules, with the placeholders filled), and `sign_in` must
+    /// hold `{server}` (`{return_to}` is optional: without it the user is not
+    /// brought back after signing in).
+    pub fn new(home: &str, sign_in: &str) -> Result<Self, RouteTemplateError> {
+        for (which, template) in [("home", home), ("sign-in", sign_in)] {
+            let example = template.replace("{server}", "s").replace("{return_to}", "r");
+            if let Err(e) = ReturnTo::parse(&example) {
+                return Err(RouteTemplateError::NotRelative {
+                    which,
+                    template: template.to_owned(),
+                    why: e.to_string(),
+                });
+            }
+        }
+        if !sign_in.contains("{server}") {
+            return Err(RouteTemplateError::NoServer(sign_in.to_owned()));
+        }
+        Ok(Self { home: home.to_owned(), sign_in: sign_in.to_owned() })
+    }
+}
+
 impl Default for RouteTemplates {
     fn default() -> Self {
         Self { home: "/".into(), sign_in: "/?server={server}&returnTo={return_to}".into() }
@@ -135,6 +177,31 @@ mod tests {
         assert_eq!(
             decide("/s/x", &RouteServer::Unknown, false, true, &routes()),
             GuardDecision::Redirect { to: "/".into() }
+        );
+    }
+
+    #[test]
+    fn templates_are_checked_to_stay_within_the_app() {
+        let default = RouteTemplates::default();
+        assert_eq!(RouteTemplates::new(&default.home, &default.sign_in), Ok(default));
+        assert!(RouteTemplates::new("/welcome", "/login/{server}?next={return_to}").is_ok());
+        assert!(RouteTemplates::new("/", "/login?server={server}").is_ok(), "returnTo is optional");
+        for (home, sign_in) in [
+            ("https://evil.example/", "/?server={server}"),
+            ("/", "//evil.example/?server={server}"),
+            ("/", "https://evil.example/login?server={server}&r={return_to}"),
+            ("/", "\\evil.example\\?server={server}"),
+            ("welcome", "/?server={server}"),
+            ("", "/?server={server}"),
+        ] {
+            assert!(
+                matches!(RouteTemplates::new(home, sign_in), Err(RouteTemplateError::NotRelative { .. })),
+                "{home:?} {sign_in:?}"
+            );
+        }
+        assert_eq!(
+            RouteTemplates::new("/", "/login?next={return_to}"),
+            Err(RouteTemplateError::NoServer("/login?next={return_to}".into()))
         );
     }
 

@@ -31,7 +31,7 @@ pub use backends::Backends;
 pub use cancel::{CancelReason, CancelToken};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use drafts::{DraftStore, EvictedDraft};
-pub use guard::{GuardDecision, RouteTemplates};
+pub use guard::{GuardDecision, RouteTemplateError, RouteTemplates};
 pub use http::{AuthedClient, FailureReason, HttpFailure, ResponseVerdict};
 pub use login::{AccountError, Authenticator, LoginError, LoginOutcome};
 pub use machine::ProbeResult;
