@@ -2,6 +2,10 @@
 //! Swift or Kotlin host implements them: the manager stores through them,
 //! a failing store is a typed error with nothing lost, records reach the sink.
 
+mod common;
+
+use common::add;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -60,19 +64,6 @@ impl KeyValueStore for MapStore {
         self.check()?;
         Ok(self.keys_now().into_iter().filter(|k| k.starts_with(&prefix)).collect())
     }
-}
-
-fn add(manager: &ServerManager, alias: &str) -> Result<(), AuthError> {
-    manager
-        .add_oidc_server(
-            format!("https://{alias}.example"),
-            "https://idp.example".into(),
-            "app".into(),
-            "app:/cb".into(),
-            Some(alias.into()),
-            vec![],
-        )
-        .map(|_| ())
 }
 
 #[test]

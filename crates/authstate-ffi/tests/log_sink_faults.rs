@@ -3,6 +3,10 @@
 //! callback (its `log` returns nothing, so UniFFI has no error to return);
 //! the sinks here panic the same way. One test: the sink is process-global.
 
+mod common;
+
+use common::add;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -41,19 +45,6 @@ impl LogSink for Reentrant {
         let _ = self.manager.servers();
         let _ = self.manager.state("a".into());
     }
-}
-
-fn add(manager: &ServerManager, alias: &str) -> Result<(), authstate_ffi::AuthError> {
-    manager
-        .add_oidc_server(
-            format!("https://{alias}.example"),
-            "https://idp.example".into(),
-            "app".into(),
-            "app:/cb".into(),
-            Some(alias.into()),
-            vec![],
-        )
-        .map(|_| ())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,21 +1,14 @@
 //! Observation through the FFI (issue #15): the watches carry the core's
 //! rules, so every language's stream, a loop over `next()`, behaves alike.
 
+mod common;
+
 use std::sync::Arc;
 
 use authstate_ffi::{AuthError, ServerManager, SessionState};
 
 fn add(manager: &ServerManager, alias: &str) {
-    manager
-        .add_oidc_server(
-            format!("https://{alias}.example"),
-            "https://idp.example".into(),
-            "app".into(),
-            "app:/cb".into(),
-            Some(alias.into()),
-            vec![],
-        )
-        .expect("add server");
+    common::add(manager, alias).expect("add server");
 }
 
 /// Polls `future` once: `Some` if it finished.

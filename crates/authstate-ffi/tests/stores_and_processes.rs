@@ -4,6 +4,8 @@
 //! a removed server's session answers `UnknownServer`, and managers sharing a
 //! directory follow each other without being asked.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,16 +15,7 @@ use authstate::refresh::TransientKind;
 use authstate_ffi::{AuthError, ExpiryReason, ManagerOptions, ServerManager, SessionState, StoreNotice};
 
 fn add(manager: &ServerManager, alias: &str) {
-    manager
-        .add_oidc_server(
-            format!("https://{alias}.example"),
-            "https://idp.example".into(),
-            "app".into(),
-            "app:/cb".into(),
-            Some(alias.into()),
-            vec![],
-        )
-        .expect("add server");
+    common::add(manager, alias).expect("add server");
 }
 
 fn in_dir(dir: &Path) -> Arc<ServerManager> {
