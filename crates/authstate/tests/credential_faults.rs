@@ -126,6 +126,8 @@ async fn sign_in_failures_say_what_to_do() {
     let _down = login(503).mount_as_scoped(&server).await;
     let error = device.auth.sign_in_with_password(API, "alice", &password, None).await.expect_err("503");
     assert!(matches!(error, LoginError::Unreachable(_)), "{error:?}");
+    let message = error.to_string();
+    assert!(message.starts_with("server unreachable") && !message.contains("identity provider"), "{message}");
     drop(_down);
 
     let _missing = login(404).mount_as_scoped(&server).await;

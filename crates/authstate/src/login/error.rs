@@ -67,9 +67,10 @@ pub enum LoginError {
     /// message, never the password.
     #[error("sign-in refused: {0}")]
     InvalidCredentials(String),
-    /// The provider could not be reached; nothing changed. Try again later
+    /// The server (identity provider or token server) could not be reached;
+    /// nothing changed. Try again later
     /// (the pending login was consumed only if the code exchange had started).
-    #[error("identity provider unreachable: {0}")]
+    #[error("server unreachable: {0}")]
     Unreachable(TransportError),
     /// The server's configuration or answers are unusable (bad discovery,
     /// issuer mismatch, a token response without a token, an endpoint that
