@@ -11,12 +11,12 @@
 // Without a steps file the test is skipped.
 
 import 'dart:async';
-import 'dart:convert';
 import 'dart:io';
 
 import 'package:authstate/authstate.dart';
 import 'package:test/test.dart';
 
+import 'scenario_encoding.dart';
 import 'support.dart';
 
 /// 2026-01-01T00:00:00Z, every scenario's starting time (parity.py `EPOCH`).
@@ -97,11 +97,11 @@ class _Runner {
         if (fields.length != 5) {
           throw FormatException('a step has ${fields.length} tab-separated fields, not 5', raw);
         }
-        final name = _unquote(fields[0]);
-        final stores = _unquote(fields[1]);
-        final op = _unquote(fields[2]);
+        final name = unquote(fields[0]);
+        final stores = unquote(fields[1]);
+        final op = unquote(fields[2]);
         final argsField = fields[3];
-        final expected = _unquote(fields[4]);
+        final expected = unquote(fields[4]);
         if (name != current) {
           // As in parity.py, the new world opens before the old one goes.
           final next = _World(this, stores);
@@ -111,7 +111,7 @@ class _Runner {
           scenarios += 1;
           lines.add('## $name');
         }
-        final args = _parseArgs(argsField);
+        final args = parseArgs(argsField);
         String outcome;
         try {
           outcome = await world!.step(op, args).timeout(_stepTimeout);
@@ -187,13 +187,13 @@ class _World {
   String _url(String alias) => '$base/$alias/';
 
   String _remember(String token) {
-    _fullTokens[_short(token)] = token;
+    _fullTokens[shortToken(token)] = token;
     return token;
   }
 
   /// A redirect as parity.py prints it: `unquote(to.replace("+", " "))`,
   /// the server's URL as `{base}`.
-  String _shownRedirect(String to) => _unquote(to.replaceAll('+', ' ')).replaceAll(base, '{base}');
+  String _shownRedirect(String to) => unquote(to.replaceAll('+', ' ')).replaceAll(base, '{base}');
 
   /// Runs [body] on a fresh handle of [alias]'s session, closed afterwards.
   Future<String> _withSession(String alias, FutureOr<String> Function(ServerSession session) body) async {
@@ -253,11 +253,11 @@ class _World {
       case 'valid_token':
         return _withSession(alias, (session) {
           final token = session.validAccessToken();
-          return token != null && token.isNotEmpty ? 'token ${_short(_remember(token))}' : 'none';
+          return token != null && token.isNotEmpty ? 'token ${shortToken(_remember(token))}' : 'none';
         });
       case 'token':
         return _withSession(
-            alias, (session) async => 'token ${_short(_remember(await session.freshAccessToken()))}');
+            alias, (session) async => 'token ${shortToken(_remember(await session.freshAccessToken()))}');
       case 'refresh':
         return _withSession(alias, (session) async {
           await session.refresh();
@@ -271,7 +271,7 @@ class _World {
           final status = int.parse(a['status']!);
           final verdict = await session.onResponse(status, null, _tokenOf(alias, a['token']!));
           return switch (verdict) {
-            ResponseVerdictRetry() => 'retry ${_short(_remember(session.validAccessToken() ?? ''))}',
+            ResponseVerdictRetry() => 'retry ${shortToken(_remember(session.validAccessToken() ?? ''))}',
             ResponseVerdictSessionExpired() || ResponseVerdictSignedOut() => 'sign_in_required',
             ResponseVerdictPass() => 'pass',
             ResponseVerdictPermissionDenied() => 'permission_denied',
@@ -340,11 +340,11 @@ class _World {
         }
       case 'begin_login':
         final url = await m.beginLogin(alias: alias, returnTo: a['return_to']);
-        _pendingState = _queryValues(url)['state']![0];
+        _pendingState = queryValues(url)['state']![0];
         return 'ok';
       case 'complete_login':
         final state = a['callback']! == 'denied' ? _pendingState! : 'not-a-pending-state';
-        await m.completeLogin('$_redirect?state=${_quote(state)}&error=access_denied');
+        await m.completeLogin('$_redirect?state=${quote(state)}&error=access_denied');
         return 'ok';
       case 'on_resume':
         await m.onResume();
@@ -430,110 +430,3 @@ String _reasonName(ExpiryReason reason) => switch (reason) {
       ExpiryReason.misconfigured => 'misconfigured',
       ExpiryReason.refreshInterrupted => 'refresh_interrupted',
     };
-
-/// A token as transcripts print it: up to its first '.'.
-String _short(String token) {
-  final dot = token.indexOf('.');
-  return dot < 0 ? token : token.substring(0, dot);
-}
-
-/// parity.py's `parse_args`: `k=v&…`, empty pairs skipped, each side
-/// percent-decoded.
-Map<String, String> _parseArgs(String field) {
-  final args = <String, String>{};
-  for (final pair in field.split('&')) {
-    if (pair.isEmpty) continue;
-    final at = pair.indexOf('=');
-    final key = at < 0 ? pair : pair.substring(0, at);
-    final value = at < 0 ? '' : pair.substring(at + 1);
-    args[_unquote(key)] = _unquote(value);
-  }
-  return args;
-}
-
-/// Python's `urllib.parse.unquote`: `%XX` sequences decoded as UTF-8
-/// (malformed bytes become U+FFFD), a `%` not followed by two hex digits
-/// kept, and `+` kept (unlike `Uri.decodeQueryComponent`; unlike
-/// `Uri.decodeComponent`, never throws).
-String _unquote(String text) {
-  if (!text.contains('%')) return text;
-  final out = StringBuffer();
-  final bytes = <int>[];
-  void flush() {
-    if (bytes.isEmpty) return;
-    out.write(utf8.decode(bytes, allowMalformed: true));
-    bytes.clear();
-  }
-
-  var i = 0;
-  while (i < text.length) {
-    final unit = text.codeUnitAt(i);
-    if (unit == 0x25 && i + 2 < text.length) {
-      final high = _hexValue(text.codeUnitAt(i + 1));
-      final low = _hexValue(text.codeUnitAt(i + 2));
-      if (high >= 0 && low >= 0) {
-        bytes.add(high * 16 + low);
-        i += 3;
-        continue;
-      }
-    }
-    if (unit < 0x80) {
-      bytes.add(unit);
-    } else {
-      flush();
-      out.writeCharCode(unit);
-    }
-    i += 1;
-  }
-  flush();
-  return out.toString();
-}
-
-int _hexValue(int unit) {
-  if (unit >= 0x30 && unit <= 0x39) return unit - 0x30; // 0-9
-  if (unit >= 0x41 && unit <= 0x46) return unit - 0x41 + 10; // A-F
-  if (unit >= 0x61 && unit <= 0x66) return unit - 0x61 + 10; // a-f
-  return -1;
-}
-
-/// Python's `urllib.parse.quote` with its default `safe='/'`: every UTF-8
-/// byte other than letters, digits, `_.-~` and `/` as `%XX`.
-String _quote(String text) {
-  final out = StringBuffer();
-  for (final byte in utf8.encode(text)) {
-    final safe = (byte >= 0x30 && byte <= 0x39) ||
-        (byte >= 0x41 && byte <= 0x5a) ||
-        (byte >= 0x61 && byte <= 0x7a) ||
-        byte == 0x5f || // _
-        byte == 0x2e || // .
-        byte == 0x2d || // -
-        byte == 0x7e || // ~
-        byte == 0x2f; // /
-    if (safe) {
-      out.writeCharCode(byte);
-    } else {
-      out.write('%${byte.toRadixString(16).toUpperCase().padLeft(2, '0')}');
-    }
-  }
-  return out.toString();
-}
-
-/// Python's `parse_qs(urlparse(url).query)`: the query is what follows the
-/// first `?` before any `#`; pairs split on `&`, blank values dropped, `+`
-/// read as a space, then percent-decoded.
-Map<String, List<String>> _queryValues(String url) {
-  final hash = url.indexOf('#');
-  final beforeFragment = hash < 0 ? url : url.substring(0, hash);
-  final question = beforeFragment.indexOf('?');
-  final values = <String, List<String>>{};
-  if (question < 0) return values;
-  for (final pair in beforeFragment.substring(question + 1).split('&')) {
-    final at = pair.indexOf('=');
-    if (at < 0) continue;
-    final value = pair.substring(at + 1);
-    if (value.isEmpty) continue;
-    final key = _unquote(pair.substring(0, at).replaceAll('+', ' '));
-    values.putIfAbsent(key, () => []).add(_unquote(value.replaceAll('+', ' ')));
-  }
-  return values;
-}

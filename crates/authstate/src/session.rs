@@ -14,6 +14,7 @@
 //! the token fast path) take a read lock held only for an `Arc` clone;
 //! writers serialise on a commit lock that readers never take.
 
+mod error;
 mod flight;
 mod persist;
 mod probe;
@@ -30,7 +31,7 @@ use time::{Duration, OffsetDateTime};
 use crate::cancel::{CancelReason, CancelRegistry, CancelToken, Registration};
 use crate::clock::SharedClock;
 use crate::coordination::{Coordination, Lease};
-use crate::machine::{Effect, Event, InvalidTransition, Snapshot, Verdict, transition};
+use crate::machine::{Effect, Event, Snapshot, Verdict, transition};
 use crate::model::{
     DeviceSummary, ExpiryReason, ProviderKind, Secret, ServerInfo, SessionState, StateKind, TokenGrant, Tokens,
 };
@@ -39,6 +40,7 @@ use crate::revision::RevisionHub;
 use crate::storage::{KeyValueStore, SecretStore, StorageError};
 
 use crate::storage::schema::StoredShape;
+pub use error::SessionError;
 pub(crate) use persist::{Restored, write_device, write_record};
 pub use sign_out::{RevocationOutcome, SignOutReport};
 pub(crate) use sync::restore;
@@ -69,50 +71,6 @@ impl Default for SessionConfig {
             lease_wait: DEFAULT_LEASE_WAIT,
         }
     }
-}
-
-/// What went wrong with a session call, by what the caller should do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SessionError {
-    /// There is no session: sign in.
-    #[error("not signed in")]
-    SignedOut,
-    /// The session expired: sign in again (tokens are kept until then).
-    #[error("session expired ({reason:?}): sign in again")]
-    SignInRequired {
-        /// Why it expired.
-        reason: ExpiryReason,
-    },
-    /// A transient failure: nothing changed; try again after `retry_after` if given.
-    #[error("temporarily unavailable ({kind}); try again later")]
-    TryLater {
-        /// What failed.
-        kind: TransientKind,
-        /// How long to wait, when known.
-        retry_after: Option<Duration>,
-    },
-    /// The caller's work was cancelled.
-    #[error("cancelled: {0}")]
-    Cancelled(CancelReason),
-    /// The change was applied in memory but could not be saved; it is in
-    /// use, [pending persistence](ServerSession::persistence_pending), and
-    /// saved again at every later call and at `on_resume` until it lands.
-    /// Retry an explicit action (logout) later if it matters now.
-    #[error("session storage failed: {0}")]
-    Storage(#[from] StorageError),
-    /// The refresh endpoint answered in a way that shows a misconfiguration.
-    #[error("refresh endpoint misconfigured: {0}")]
-    Configuration(String),
-    /// The event is not valid in the current state (a caller bug).
-    #[error(transparent)]
-    InvalidTransition(#[from] InvalidTransition),
-    /// The server was removed from the manager.
-    #[error("server was removed")]
-    ServerRemoved,
-    /// An internal failure (no async runtime, a task that died). Report it.
-    #[error("internal error: {0}")]
-    Internal(String),
 }
 
 pub(crate) struct Stores {
